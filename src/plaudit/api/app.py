@@ -1,0 +1,53 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from plaudit import __version__
+from plaudit.api.errors import add_exception_handlers
+from plaudit.api.jsonio import ORJSONResponse
+from plaudit.api.middleware import BodyLimitMiddleware
+from plaudit.api.routes import health, log10, v1
+from plaudit.config import Settings, get_settings
+from plaudit.db.session import make_engine, make_sessionmaker
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. The database must already be migrated (``plaudit serve`` does it)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        yield
+        for hook in reversed(app.state.shutdown_hooks):
+            await hook(app)
+
+    app = FastAPI(
+        title="plaudit",
+        version=__version__,
+        description="Self-hosted human feedback for LLM output.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.read_sessions = make_sessionmaker(engine)
+    app.state.write_sessions = make_sessionmaker(engine, write=True)
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+    add_exception_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    for router in v1.routers:  # plaudit's own routes first: they hold the fixed paths
+        app.include_router(router)
+    for router in log10.routers:
+        app.include_router(router)
+    return app

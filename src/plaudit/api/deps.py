@@ -1,0 +1,81 @@
+"""Request dependencies: the DB session (one transaction per request) and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from plaudit.config import Settings
+from plaudit.core.orgs import authenticate_key
+from plaudit.core.principal import Principal
+from plaudit.errors import Forbidden, Unauthorized
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent."""
+    state = request.app.state
+    factory = state.read_sessions if request.method in _READ_METHODS else state.write_sessions
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit runs when the endpoint returns, before the 2xx goes out.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-log10-token") or request.headers.get("x-api-key")
+
+
+def _claimed_org(request: Request) -> str | None:
+    """The organization the caller says it acts for (log10 sends it several ways)."""
+    return (
+        request.headers.get("x-log10-organization-id")
+        or request.headers.get("x-log10-organization")
+        or request.query_params.get("organization_id")
+        or None
+    )
+
+
+def check_org(principal: Principal, claimed: str | None) -> None:
+    if claimed and claimed not in (principal.org_id, principal.org_slug):
+        raise Forbidden("this API key belongs to another organization")
+
+
+def get_principal(request: Request) -> Principal:
+    token = _token(request)
+    if not token:
+        raise Unauthorized(
+            "Unauthorized: send an API key as 'Authorization: Bearer <key>' or 'x-log10-token'"
+        )
+    state = request.app.state
+    with state.read_sessions() as session:
+        principal = authenticate_key(session, token)
+    check_org(principal, _claimed_org(request))
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

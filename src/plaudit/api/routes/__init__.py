@@ -1,0 +1,1 @@
+"""Routers: thin handlers (authorise, call one service, return a schema)."""

@@ -1,0 +1,5 @@
+"""plaudit's own REST API under /api/v1."""
+
+from plaudit.api.routes.v1 import completions, feedback, inbox, tasks
+
+routers = [completions.router, tasks.router, inbox.router, feedback.router]

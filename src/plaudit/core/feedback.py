@@ -1,0 +1,304 @@
+"""Feedback: validated against the task's schema, matched to completions, edited with history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import String, cast, func, insert, select
+from sqlalchemy.orm import Session
+
+from plaudit.core import inbox
+from plaudit.core.forms import validate_values
+from plaudit.core.principal import Principal
+from plaudit.core.tags import parse_selector, selector_tag_ids, tagged_with_all
+from plaudit.core.tasks import get_task
+from plaudit.db.base import utcnow
+from plaudit.db.models import (
+    Completion,
+    Feedback,
+    FeedbackCompletion,
+    FeedbackRevision,
+    FeedbackTask,
+)
+from plaudit.errors import BadRequest, Conflict, Invalid, NotFound
+
+MAX_COMMENT = 100_000
+MAX_MATCHED_LIMIT = 10_000
+
+
+@dataclass
+class FeedbackIn:
+    task_id: str
+    json_values: Any
+    completion_tags_selector: Any = None
+    completion_ids: list[str] | None = None
+    comment: str | None = None
+    allow_unmatched_feedback: bool = False
+    max_matched_completions: int = 100
+    end_user_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_comment(comment: object) -> str | None:
+    if comment is None or comment == "":
+        return None
+    if not isinstance(comment, str):
+        raise Invalid("comment must be a string", path="comment")
+    if len(comment) > MAX_COMMENT or "\x00" in comment:
+        raise Invalid(
+            f"comment must be at most {MAX_COMMENT} characters, without NUL bytes", path="comment"
+        )
+    return comment
+
+
+def _match(session: Session, org_id: str, data: FeedbackIn, selector: list[str]) -> list[str]:
+    if not 1 <= data.max_matched_completions <= MAX_MATCHED_LIMIT:
+        raise Invalid(
+            f"max_matched_completions must be from 1 to {MAX_MATCHED_LIMIT}",
+            path="max_matched_completions",
+        )
+    if data.completion_ids:
+        ids = list(dict.fromkeys(data.completion_ids))
+        found = set(
+            session.scalars(
+                select(Completion.id).where(Completion.org_id == org_id, Completion.id.in_(ids))
+            )
+        )
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFound(f"completion '{missing[0]}' not found", path="completion_ids")
+        matched = ids
+    elif selector:
+        tag_ids = selector_tag_ids(session, org_id, selector)
+        matched = []
+        if tag_ids is not None:
+            matched = list(
+                session.scalars(
+                    select(Completion.id)
+                    .where(Completion.org_id == org_id, Completion.id.in_(tagged_with_all(tag_ids)))
+                    .order_by(Completion.created_at)
+                    .limit(data.max_matched_completions + 1)
+                )
+            )
+    else:
+        matched = []
+    if len(matched) > data.max_matched_completions:
+        raise BadRequest(
+            f"the selector matches more than {data.max_matched_completions} completions; "
+            "narrow it or raise max_matched_completions",
+            path="completion_tags_selector",
+        )
+    if not matched and not data.allow_unmatched_feedback:
+        where = f"tags {selector}" if selector else "no completion_ids or completion_tags_selector"
+        raise BadRequest(
+            f"no completion matches {where}; pass allow_unmatched_feedback=true to store it anyway",
+            path="completion_tags_selector",
+        )
+    return matched
+
+
+def create_feedback(session: Session, principal: Principal, data: FeedbackIn) -> Feedback:
+    task = get_task(session, principal.org_id, data.task_id)
+    if task.archived_at is not None:
+        raise Conflict(f"feedback task '{task.id}' is archived", path="task_id")
+    if not isinstance(data.json_values, dict):
+        raise Invalid("json_values must be a JSON object", path="json_values")
+    validate_values(task.json_schema, data.json_values)
+    selector = parse_selector(data.completion_tags_selector)
+    comment = _check_comment(data.comment)
+    matched = _match(session, principal.org_id, data, selector)
+    feedback = Feedback(
+        org_id=principal.org_id,
+        task_id=task.id,
+        task_version=task.version,
+        json_values=data.json_values,
+        comment=comment,
+        completion_tags_selector=selector,
+        author_user_id=principal.user_id,
+        author_key_id=principal.key_id,
+        end_user_id=data.end_user_id,
+    )
+    session.add(feedback)
+    session.flush()
+    if matched:
+        session.execute(
+            insert(FeedbackCompletion),
+            [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
+        )
+        inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
+    return feedback
+
+
+def get_feedback(session: Session, org_id: str, feedback_id: str) -> Feedback:
+    feedback = session.get(Feedback, feedback_id) if isinstance(feedback_id, str) else None
+    if feedback is None or feedback.org_id != org_id or feedback.deleted_at is not None:
+        raise NotFound(f"feedback '{feedback_id}' not found")
+    return feedback
+
+
+def _remember(session: Session, feedback: Feedback, action: str, principal: Principal) -> None:
+    session.add(
+        FeedbackRevision(
+            feedback_id=feedback.id,
+            action=action,
+            json_values=feedback.json_values,
+            comment=feedback.comment,
+            task_version=feedback.task_version,
+            changed_by=principal.actor_id,
+        )
+    )
+
+
+def update_feedback(
+    session: Session, principal: Principal, feedback: Feedback, changes: dict[str, Any]
+) -> Feedback:
+    """Edit values and/or comment; the previous state is kept as a revision."""
+    task = get_task(session, principal.org_id, feedback.task_id)
+    values = changes.get("json_values", feedback.json_values)
+    if not isinstance(values, dict):
+        raise Invalid("json_values must be a JSON object", path="json_values")
+    validate_values(task.json_schema, values)
+    comment = _check_comment(changes["comment"]) if "comment" in changes else feedback.comment
+    _remember(session, feedback, "edit", principal)
+    feedback.json_values = values
+    feedback.comment = comment
+    feedback.task_version = task.version
+    feedback.updated_at = utcnow()
+    session.flush()
+    return feedback
+
+
+def delete_feedback(session: Session, principal: Principal, feedback: Feedback) -> None:
+    _remember(session, feedback, "delete", principal)
+    feedback.deleted_at = utcnow()
+    session.flush()
+
+
+def feedback_history(session: Session, feedback_id: str) -> list[FeedbackRevision]:
+    return list(
+        session.scalars(
+            select(FeedbackRevision)
+            .where(FeedbackRevision.feedback_id == feedback_id)
+            .order_by(FeedbackRevision.changed_at, FeedbackRevision.id)
+        )
+    )
+
+
+@dataclass
+class FeedbackFilter:
+    task_id: str | None = None
+    completion_id: str | None = None
+
+
+def _filtered(org_id: str, flt: FeedbackFilter) -> Any:
+    query = select(Feedback.id).where(Feedback.org_id == org_id, Feedback.deleted_at.is_(None))
+    if flt.task_id:
+        query = query.where(Feedback.task_id == flt.task_id)
+    if flt.completion_id:
+        query = query.where(
+            Feedback.id.in_(
+                select(FeedbackCompletion.feedback_id).where(
+                    FeedbackCompletion.completion_id == flt.completion_id
+                )
+            )
+        )
+    return query
+
+
+_ROW_COLUMNS = (
+    Feedback.id, Feedback.task_id, Feedback.task_version, cast(Feedback.json_values, String),
+    Feedback.comment, cast(Feedback.completion_tags_selector, String), Feedback.org_id,
+    Feedback.end_user_id, Feedback.created_at, Feedback.updated_at,
+)  # fmt: skip
+
+
+def _rows(
+    session: Session, ids: list[str], task_names: dict[str, str], *, raw: bool = False
+) -> list[dict[str, Any]]:
+    """Dicts in log10's shape. With ``raw``, JSON columns pass through as orjson fragments
+    (no parse/re-encode: the export path)."""
+    if not ids:
+        return []
+    links: dict[str, list[str]] = defaultdict(list)
+    for feedback_id, completion_id in session.execute(
+        select(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id).where(
+            FeedbackCompletion.feedback_id.in_(ids)
+        )
+    ):
+        links[feedback_id].append(completion_id)
+    rows = session.execute(select(*_ROW_COLUMNS).where(Feedback.id.in_(ids))).all()
+    missing = {r[1] for r in rows} - task_names.keys()
+    if missing:
+        task_names.update(
+            session.execute(select(FeedbackTask.id, FeedbackTask.name).where(
+                FeedbackTask.id.in_(missing))).tuples().all()
+        )  # fmt: skip
+    by_id = {r[0]: r for r in rows}
+    json = orjson.Fragment if raw else orjson.loads
+    return [_row_dict(by_id[i], task_names, links[i], json) for i in ids if i in by_id]
+
+
+def _row_dict(
+    row: Any, task_names: dict[str, str], matched: list[str], json: Any
+) -> dict[str, Any]:
+    fid, task_id, version, values, comment, selector, org_id, end_user, created, updated = row
+    return {
+        "id": fid,
+        "task_id": task_id,
+        "task_name": task_names.get(task_id),
+        "task_version": version,
+        "json_values": json(values),
+        "comment": comment,
+        "completion_tags_selector": json(selector or "[]"),
+        "matched_completion_ids": matched,
+        "organization_id": org_id,
+        "end_user_id": end_user,
+        "created_at": created.isoformat(),
+        "created_at_ms": int(created.timestamp() * 1000),
+        "updated_at": updated.isoformat(),
+    }
+
+
+def list_feedback(
+    session: Session, org_id: str, flt: FeedbackFilter, *, offset: int = 0, limit: int = 50
+) -> tuple[list[dict[str, Any]], int]:
+    query = _filtered(org_id, flt)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ids = list(
+        session.scalars(
+            query.order_by(Feedback.created_at.desc(), Feedback.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    return _rows(session, ids, {}), total
+
+
+def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
+    return _rows(session, [feedback.id], {})[0]
+
+
+def iter_feedback(
+    session: Session, org_id: str, flt: FeedbackFilter, *, batch: int = 2000
+) -> Iterator[dict[str, Any]]:
+    """Every matching item, oldest first, in constant memory (keyset pages of ``batch``)."""
+    base = _filtered(org_id, flt).add_columns(Feedback.created_at)
+    task_names: dict[str, str] = {}
+    last: tuple[datetime, str] | None = None
+    while True:
+        query = base.order_by(Feedback.created_at, Feedback.id).limit(batch)
+        if last is not None:
+            query = query.where(
+                (Feedback.created_at > last[0])
+                | ((Feedback.created_at == last[0]) & (Feedback.id > last[1]))
+            )
+        page = session.execute(query).all()
+        yield from _rows(session, [r[0] for r in page], task_names, raw=True)
+        if len(page) < batch:
+            return
+        last = (page[-1][1], page[-1][0])

@@ -1,0 +1,36 @@
+"""Small dialect-aware SQL helpers shared by the services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+# SQLite allows 32,766 bound parameters per statement; stay well under it everywhere.
+MAX_PARAMS = 30_000
+
+
+def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, in chunks, on SQLite and PostgreSQL."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    width = max(len(rows[0]), 1)
+    for chunk in chunked(rows, max(MAX_PARAMS // width, 1)):
+        session.execute(insert(table).values(list(chunk)).on_conflict_do_nothing())
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

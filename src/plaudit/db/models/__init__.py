@@ -1,0 +1,29 @@
+"""All ORM models, imported here so Alembic and the app see one complete metadata."""
+
+from plaudit.db.models.completion import Completion, CompletionTag, Tag
+from plaudit.db.models.feedback import (
+    Feedback,
+    FeedbackCompletion,
+    FeedbackRevision,
+    FeedbackTask,
+    FeedbackTaskVersion,
+)
+from plaudit.db.models.inbox import InboxSlot
+from plaudit.db.models.model import Model
+from plaudit.db.models.org import ApiKey, Organization, User
+
+__all__ = [
+    "ApiKey",
+    "Completion",
+    "CompletionTag",
+    "Feedback",
+    "FeedbackCompletion",
+    "FeedbackRevision",
+    "FeedbackTask",
+    "FeedbackTaskVersion",
+    "InboxSlot",
+    "Model",
+    "Organization",
+    "Tag",
+    "User",
+]

@@ -1,0 +1,36 @@
+"""Reviewer inbox: one slot per (task, completion, review) still to be given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plaudit.db.base import Base, UTCDateTime, created_column
+
+
+class InboxSlot(Base):
+    """``state`` is open, claimed (until ``lease_expires_at``) or done.
+
+    A task asking for N reviews per item has N slots per completion; claiming is a
+    compare-and-set on one slot, so two reviewers can never hold the same slot.
+    """
+
+    __tablename__ = "inbox_slots"
+    __table_args__ = (
+        Index("ix_inbox_slots_next", "task_id", "state", "seq"),
+        Index("ix_inbox_slots_lease", "task_id", "state", "lease_expires_at"),
+    )
+
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("feedback_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    completion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[datetime] = created_column()  # queue order: oldest first
+    state: Mapped[str] = mapped_column(String(8), default="open")
+    reviewer_id: Mapped[str | None] = mapped_column(String(36))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_id: Mapped[str | None] = mapped_column(String(36))
