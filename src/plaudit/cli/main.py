@@ -23,7 +23,13 @@ app = typer.Typer(
 server.register(app)
 
 # Extra command groups register themselves here (see each module's ``register``).
-for _module in ("plaudit.cli.client_commands", "plaudit.cli.models", "plaudit.cli.jobs"):
+_GROUPS = (
+    "plaudit.cli.client_commands",
+    "plaudit.cli.demo",
+    "plaudit.cli.models",
+    "plaudit.cli.jobs",
+)
+for _module in _GROUPS:
     try:
         __import__(_module)
         sys.modules[_module].register(app)  # type: ignore[attr-defined]

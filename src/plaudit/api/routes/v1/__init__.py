@@ -1,5 +1,10 @@
-"""plaudit's own REST API under /api/v1."""
+"""plaudit's own REST API under /api/v1. Order matters: fixed paths before `{id}` paths."""
 
 from plaudit.api.routes.v1 import completions, feedback, inbox, tasks
 
-routers = [completions.router, tasks.router, inbox.router, feedback.router]
+routers = [
+    completions.router,
+    tasks.router,
+    inbox.router,
+    feedback.router,
+]
