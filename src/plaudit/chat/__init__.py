@@ -1,0 +1,1 @@
+"""AI Chat Feedback jobs (seed 004): CML, jobs, units, assignment, conversations, QA, results."""
