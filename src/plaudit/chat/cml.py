@@ -320,8 +320,11 @@ def check_models(config: ChatFeedbackConfig, configured: Collection[int]) -> Non
 def check_header(config: ChatFeedbackConfig, header: Iterable[str]) -> None:
     """Every column the tag refers to must be in the units' CSV header."""
     columns = set(header)
-    pairs = [("source-data", config.source_column), ("review-data", config.review_data),
-             ("seed", config.seed)] + [("preamble", c) for c in config.preamble_columns()]  # fmt: skip
+    pairs = [
+        ("source-data", config.source_column),
+        ("review-data", config.review_data),
+        ("seed", config.seed),
+    ] + [("preamble", c) for c in config.preamble_columns()]
     for attribute, column in pairs:
         if column and column not in columns:
             raise Invalid(f"{attribute}: column {column!r} is not in the units' CSV header",
