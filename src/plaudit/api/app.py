@@ -15,6 +15,7 @@ from plaudit.api.middleware import BodyLimitMiddleware
 from plaudit.api.routes import health, log10, v1
 from plaudit.config import Settings, get_settings
 from plaudit.db.session import make_engine, make_sessionmaker
+from plaudit.gateway.service import install_gateway
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.write_sessions = make_sessionmaker(engine, write=True)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    install_gateway(app)
     add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)

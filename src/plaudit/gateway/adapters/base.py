@@ -1,0 +1,103 @@
+"""The adapter contract and the helpers every adapter shares.
+
+An adapter turns (ModelSpec, CallContext) into a stream of text deltas. It raises
+:class:`~plaudit.gateway.errors.UpstreamError` for failures it understands; the gateway owns
+timeouts, retries, concurrency limits and recording, so adapters stay small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from plaudit.errors import Invalid
+from plaudit.gateway.types import CallContext, ModelSpec
+
+# Parameters plaudit understands itself; anything else in default_params is passed upstream.
+PLAUDIT_PARAMS = frozenset({"system_prompt", "auth_header", "headers"})
+
+
+@dataclass
+class CallRecord:
+    """What an adapter learnt during one call, for the logged completion (never the secret)."""
+
+    request: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    upstream_id: str | None = None
+
+
+class Adapter:
+    """Base class of adapters; one instance per gateway and event loop (it may cache clients)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    needs_endpoint: ClassVar[bool] = False
+    endpoint_is_url: ClassVar[bool] = True
+
+    @classmethod
+    def check_config(cls, fields: dict[str, Any]) -> None:
+        """Reject a configuration this adapter cannot call (raise ``Invalid`` naming the field).
+
+        ``fields`` holds the model's column values as they will be saved.
+        """
+        endpoint = fields.get("endpoint")
+        if cls.needs_endpoint and not endpoint:
+            raise Invalid(f"adapter '{cls.name}' needs an endpoint URL", path="endpoint")
+        if endpoint and cls.endpoint_is_url:
+            check_url(endpoint)
+
+    def stream(self, spec: ModelSpec, ctx: CallContext, call: CallRecord) -> AsyncIterator[str]:
+        """Yield the reply's text deltas in order; fill ``call`` with request/usage details."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release clients and connections."""
+
+
+def check_url(endpoint: str) -> None:
+    parsed = urlparse(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise Invalid(f"endpoint must be an http(s) URL, got {endpoint[:100]!r}", path="endpoint")
+
+
+def call_params(spec: ModelSpec, ctx: CallContext) -> dict[str, Any]:
+    """default_params overlaid with the call's own params."""
+    return {**(spec.default_params or {}), **(ctx.params or {})}
+
+
+def upstream_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The params meant for the upstream API (plaudit's own keys removed)."""
+    return {k: v for k, v in params.items() if k not in PLAUDIT_PARAMS and v is not None}
+
+
+def chat_messages(
+    ctx: CallContext, params: dict[str, Any], *, preamble: bool = True
+) -> list[dict[str, Any]]:
+    """The conversation with the system prompt and preamble folded into one system message.
+
+    A conversation that already starts with a system message keeps it; the configured
+    system prompt and (unless ``preamble=False``: templates place it themselves) the
+    ``preamble`` dynamic attribute are put in front of it.
+    """
+    parts = [
+        text
+        for text in (
+            params.get("system_prompt"),
+            ctx.dynamic_attrs.get("preamble") if preamble else None,
+        )
+        if isinstance(text, str) and text.strip()
+    ]
+    messages = [dict(m) for m in ctx.messages]
+    if not parts:
+        return messages
+    if messages and messages[0].get("role") == "system":
+        first = messages[0]
+        existing = first.get("content")
+        if isinstance(existing, str) and existing:
+            parts.append(existing)
+        messages[0] = {**first, "content": "\n\n".join(parts)}
+        return messages
+    return [{"role": "system", "content": "\n\n".join(parts)}, *messages]
