@@ -30,13 +30,30 @@ _BOOL = {"true": True, "false": False}
 _ALIASES = {"num-response": "num-responses"}
 _KNOWN = frozenset(
     {
-        "label", "name", "source-data", "preamble", "live-preamble", "review-data", "seed",
-        "min-turns", "max-turns", "custom-response", "rich", "expanded-data", "enhanced",
-        "num-responses", "allow-continue", "show-feedback-answers",
-        "allow-custom-response-edit", "validates", "disable-paste", "regex", "min-length",
+        "label",
+        "name",
+        "source-data",
+        "preamble",
+        "live-preamble",
+        "review-data",
+        "seed",
+        "min-turns",
+        "max-turns",
+        "custom-response",
+        "rich",
+        "expanded-data",
+        "enhanced",
+        "num-responses",
+        "allow-continue",
+        "show-feedback-answers",
+        "allow-custom-response-edit",
+        "validates",
+        "disable-paste",
+        "regex",
+        "min-length",
         "max-length",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -122,8 +139,9 @@ def find_tag_attributes(cml: str) -> dict[str, str]:
             break
         match = _ATTR_RE.match(text, pos)
         if match is None or match.end() == pos:
-            raise Invalid(f"cml: cannot read the tag's attributes near {text[pos:pos + 30]!r}",
-                          path="cml")  # fmt: skip
+            raise Invalid(
+                f"cml: cannot read the tag's attributes near {text[pos : pos + 30]!r}", path="cml"
+            )
         raw_name = match.group("name").lower()
         name = _ALIASES.get(raw_name, raw_name)
         if name not in _KNOWN:
@@ -154,35 +172,46 @@ def parse_cml(
 
 def _build(attrs: dict[str, str]) -> ChatFeedbackConfig:
     if "source-data" not in attrs:
-        raise Invalid("source-data: required (a model id, a list like [87,88,89] or {{column}})",
-                      path="source-data")  # fmt: skip
+        raise Invalid(
+            "source-data: required (a model id, a list like [87,88,89] or {{column}})",
+            path="source-data",
+        )
     ids, column = _source_data(attrs["source-data"])
     name = attrs.get("name", "annotation").strip()
     if not re.fullmatch(r"[A-Za-z_][\w-]{0,99}", name):
-        raise Invalid(f"name: {name!r} is not a valid field name (letters, digits, _ and -)",
-                      path="name")  # fmt: skip
+        raise Invalid(
+            f"name: {name!r} is not a valid field name (letters, digits, _ and -)", path="name"
+        )
     live, instruction = _live_preamble(attrs.get("live-preamble"))
     num = _int(attrs, "num-responses", minimum=1)
     expanded_explicit = "expanded-data" in attrs
     expanded = _bool(attrs, "expanded-data", True)
     if num is not None:
         if expanded_explicit and expanded:
-            raise Invalid('expanded-data: "true" is not supported together with num-responses',
-                          path="expanded-data")  # fmt: skip
+            raise Invalid(
+                'expanded-data: "true" is not supported together with num-responses',
+                path="expanded-data",
+            )
         expanded = False  # the document: expanded data is not supported with num-responses
     if ids is not None and num is not None and num > len(ids):
-        raise Invalid(f"num-responses: {num} is more than the {len(ids)} configured model(s)",
-                      path="num-responses")  # fmt: skip
+        raise Invalid(
+            f"num-responses: {num} is more than the {len(ids)} configured model(s)",
+            path="num-responses",
+        )
     min_turns = _int(attrs, "min-turns", minimum=0) or 0
     max_turns = _int(attrs, "max-turns", minimum=1)
     if max_turns is not None and min_turns > max_turns:
-        raise Invalid(f"min-turns: {min_turns} is more than max-turns ({max_turns})",
-                      path="min-turns")  # fmt: skip
+        raise Invalid(
+            f"min-turns: {min_turns} is more than max-turns ({max_turns})", path="min-turns"
+        )
     validates = tuple(attrs.get("validates", "").replace(",", " ").split())
     for validator in validates:
         if validator not in VALIDATORS:
-            raise Invalid(f"validates: unknown validator {validator!r} (known: "
-                          f"{', '.join(sorted(VALIDATORS))})", path="validates")  # fmt: skip
+            raise Invalid(
+                f"validates: unknown validator {validator!r} (known: "
+                f"{', '.join(sorted(VALIDATORS))})",
+                path="validates",
+            )
     regex = attrs.get("regex")
     if regex is not None:
         try:
@@ -192,8 +221,9 @@ def _build(attrs: dict[str, str]) -> ChatFeedbackConfig:
     min_length = _int(attrs, "min-length", minimum=0)
     max_length = _int(attrs, "max-length", minimum=1)
     if min_length is not None and max_length is not None and min_length > max_length:
-        raise Invalid(f"min-length: {min_length} is more than max-length ({max_length})",
-                      path="min-length")  # fmt: skip
+        raise Invalid(
+            f"min-length: {min_length} is more than max-length ({max_length})", path="min-length"
+        )
     return ChatFeedbackConfig(
         source_model_ids=ids,
         source_column=column,
@@ -233,8 +263,11 @@ def _source_data(value: str) -> tuple[tuple[int, ...] | None, str | None]:
     else:
         parts = [text]
     if not parts or not all(re.fullmatch(r"\d{1,12}", p) for p in parts):
-        raise Invalid(f"source-data: {value!r} is not a model id, a list of model ids like "
-                      "[87,88,89], or a {{column}}", path="source-data")  # fmt: skip
+        raise Invalid(
+            f"source-data: {value!r} is not a model id, a list of model ids like "
+            "[87,88,89], or a {{column}}",
+            path="source-data",
+        )
     ids = tuple(int(p) for p in parts)
     if len(set(ids)) != len(ids):
         raise Invalid(f"source-data: model ids repeat in {value!r}", path="source-data")
@@ -261,8 +294,10 @@ def _live_preamble(value: str | None) -> tuple[bool, str | None]:
         re.I,
     )
     if match is None or (text.startswith("[") != text.endswith("]")):
-        raise Invalid("live-preamble: expected [true] or [true,'your instruction'], got "
-                      f"{value!r}", path="live-preamble")  # fmt: skip
+        raise Invalid(
+            f"live-preamble: expected [true] or [true,'your instruction'], got {value!r}",
+            path="live-preamble",
+        )
     enabled = match.group(1).lower() == "true"
     custom = match.group(2) if match.group(2) is not None else match.group(3)
     if not enabled:
@@ -313,8 +348,10 @@ def check_models(config: ChatFeedbackConfig, configured: Collection[int]) -> Non
     """Every literal ``source-data`` id must be a model configured in the organization."""
     for model_id in config.source_model_ids or ():
         if model_id not in configured:
-            raise Invalid(f"source-data: model {model_id} is not configured in this organization",
-                          path="source-data")  # fmt: skip
+            raise Invalid(
+                f"source-data: model {model_id} is not configured in this organization",
+                path="source-data",
+            )
 
 
 def check_header(config: ChatFeedbackConfig, header: Iterable[str]) -> None:
@@ -327,8 +364,9 @@ def check_header(config: ChatFeedbackConfig, header: Iterable[str]) -> None:
     ] + [("preamble", c) for c in config.preamble_columns()]
     for attribute, column in pairs:
         if column and column not in columns:
-            raise Invalid(f"{attribute}: column {column!r} is not in the units' CSV header",
-                          path=attribute)  # fmt: skip
+            raise Invalid(
+                f"{attribute}: column {column!r} is not in the units' CSV header", path=attribute
+            )
 
 
 def with_qa_options(config: ChatFeedbackConfig, **options: Any) -> ChatFeedbackConfig:
@@ -349,24 +387,31 @@ def render_cml(config: ChatFeedbackConfig) -> str:
     if config.live_preamble:
         instruction = (config.live_preamble_instruction or "").replace("'", "\\'")
         attrs.append(("live-preamble", f"[true,'{instruction}']"))
-    for attribute, value in (("review-data", config.review_data), ("seed", config.seed),
-                             ("regex", config.regex)):  # fmt: skip
+    for attribute, value in (
+        ("review-data", config.review_data),
+        ("seed", config.seed),
+        ("regex", config.regex),
+    ):
         if value:
             attrs.append((attribute, value))
-    for attribute, number in (("min-turns", config.min_turns or None),
-                              ("max-turns", config.max_turns),
-                              ("num-responses", config.num_responses),
-                              ("min-length", config.min_length),
-                              ("max-length", config.max_length)):  # fmt: skip
+    for attribute, number in (
+        ("min-turns", config.min_turns or None),
+        ("max-turns", config.max_turns),
+        ("num-responses", config.num_responses),
+        ("min-length", config.min_length),
+        ("max-length", config.max_length),
+    ):
         if number is not None:
             attrs.append((attribute, str(number)))
     flags = {
-        "custom-response": config.custom_response, "rich": config.rich,
-        "enhanced": config.enhanced, "allow-continue": config.allow_continue,
+        "custom-response": config.custom_response,
+        "rich": config.rich,
+        "enhanced": config.enhanced,
+        "allow-continue": config.allow_continue,
         "show-feedback-answers": config.show_feedback_answers,
         "allow-custom-response-edit": config.allow_custom_response_edit,
         "disable-paste": config.disable_paste,
-    }  # fmt: skip
+    }
     attrs.extend((k, "true" if v else "false") for k, v in flags.items())
     if config.num_responses is None:
         attrs.append(("expanded-data", "true" if config.expanded_data else "false"))

@@ -1,0 +1,215 @@
+"""A contributor's conversation: state, live preamble, turns (SSE), answers, selection, submit.
+
+Sending a prompt (or retrying a failed model) answers ``text/event-stream`` with events
+``turn`` {turn, responses: [{label, position}]}, ``delta`` {label, text}, ``done`` {label, text},
+``error`` {label, message} and ``end`` {turn}. The models keep running if the client goes away;
+``GET /api/v1/assignments/{id}`` shows everything stored so far. Identify the contributor as
+for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from plaudit.api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from plaudit.api.jsonio import ORJSONRoute
+from plaudit.api.routes.v1.jobs import contributor_of
+from plaudit.chat import conversation as conv
+from plaudit.chat import turns
+from plaudit.chat.assignment import abandon_assignment
+from plaudit.chat.state import conversation_state, open_chat, submit_conversation
+from plaudit.schemas.jobs import (
+    AnswersIn,
+    CustomResponseIn,
+    LivePreambleIn,
+    PromptIn,
+    RetryIn,
+    SelectIn,
+)
+
+router = APIRouter(
+    prefix="/api/v1/assignments", tags=["chat conversations"], route_class=ORJSONRoute
+)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.get("/{assignment_id}")
+def get_conversation(
+    assignment_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Everything needed to continue exactly where you were (after a reload or a lost link)."""
+    who = contributor_of(request, principal)
+    chat = open_chat(
+        session, principal, assignment_id, who, settings.unit_lease_seconds, write=False
+    )
+    return conversation_state(session, chat)
+
+
+@router.put("/{assignment_id}/live-preamble")
+def set_live_preamble(
+    assignment_id: str,
+    body: LivePreambleIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """live-preamble: the context you give the model, before the first turn."""
+    chat = open_chat(
+        session,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )
+    conv.set_live_preamble(session, chat, body.text)
+    return conversation_state(session, chat)
+
+
+async def _stream(
+    request: Request, principal: Any, assignment_id: str, action: Any
+) -> StreamingResponse:
+    state = request.app.state
+    plan = await run_in_threadpool(
+        turns.begin_stream,
+        state.write_sessions,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        state.settings.unit_lease_seconds,
+        action,
+    )
+    stream = turns.get_runner(state).start(plan)
+    return StreamingResponse(stream.follow(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.post("/{assignment_id}/turns", response_model=None)
+async def send_prompt(
+    assignment_id: str, body: PromptIn, request: Request, principal: CurrentPrincipal
+) -> StreamingResponse:
+    """Send the next prompt; the responses stream back as server-sent events."""
+    return await _stream(
+        request, principal, assignment_id, lambda s, c: turns.start_turn(s, c, body.prompt)
+    )
+
+
+@router.post("/{assignment_id}/turns/{index}/retry", response_model=None)
+async def retry_model(
+    assignment_id: str, index: int, body: RetryIn, request: Request, principal: CurrentPrincipal
+) -> StreamingResponse:
+    """Call the model behind one failed response again (SSE, like sending a prompt)."""
+    return await _stream(
+        request, principal, assignment_id, lambda s, c: turns.retry_model(s, c, index, body.label)
+    )
+
+
+@router.put("/{assignment_id}/turns/{index}/answers")
+def save_answers(
+    assignment_id: str,
+    index: int,
+    body: AnswersIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Ontology answers for one response (merged with those already given)."""
+    chat = open_chat(
+        session,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )
+    conv.save_answers(session, chat, index, body.label, body.answers)
+    return conversation_state(session, chat)
+
+
+@router.post("/{assignment_id}/turns/{index}/select")
+def select_response(
+    assignment_id: str,
+    index: int,
+    body: SelectIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Choose the response to continue with, or ``near_identical`` for a recorded random pick."""
+    chat = open_chat(
+        session,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )
+    conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
+    return conversation_state(session, chat)
+
+
+@router.put("/{assignment_id}/turns/{index}/custom-response")
+def set_custom_response(
+    assignment_id: str,
+    index: int,
+    body: CustomResponseIn,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """custom-response: your own reply replaces the selected one in the chat."""
+    chat = open_chat(
+        session,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )
+    conv.set_custom_response(session, chat, index, body.text)
+    return conversation_state(session, chat)
+
+
+@router.post("/{assignment_id}/submit")
+def submit(
+    assignment_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Submit the judgment (422/409 naming the rule that is not met yet)."""
+    chat = open_chat(
+        session,
+        principal,
+        assignment_id,
+        contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )
+    judgment = submit_conversation(session, chat)
+    return {"judgment_id": judgment.id, "assignment_id": assignment_id, "state": "submitted"}
+
+
+@router.post("/{assignment_id}/abandon")
+def abandon(
+    assignment_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Give the unit back without submitting (it returns to the queue)."""
+    chat = open_chat(
+        session, principal, assignment_id, contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )  # fmt: skip
+    abandon_assignment(session, chat.assignment)
+    return {"assignment_id": assignment_id, "state": "abandoned"}

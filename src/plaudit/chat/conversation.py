@@ -1,0 +1,330 @@
+"""The server-side state of one contributor's chat, and every action on it but sending.
+
+Contributors see anonymous labels ("Response A", …) only, never model ids. Every rule of the
+CML is enforced here: live preamble before the first turn, ontology answers for every shown
+response, a selection (or "near identical" → random pick) before the next turn, confidence with
+``enhanced``, custom responses only with ``custom-response`` (QA edits only with
+``allow-custom-response-edit``), ``min-turns`` before submitting.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plaudit.chat import ontology as onto
+from plaudit.chat.assignment import load_assignment
+from plaudit.chat.cml import ChatFeedbackConfig, resolve_placeholders
+from plaudit.chat.history import parse_review_data
+from plaudit.chat.jobs import job_config, require_state
+from plaudit.db.base import utcnow
+from plaudit.db.models import (
+    ChatAssignment,
+    ChatConversation,
+    ChatJob,
+    ChatResponse,
+    ChatTurn,
+    ChatUnit,
+)
+from plaudit.errors import Conflict, Invalid, NotFound
+
+CONFIDENCE = ("much-better", "better", "slightly-better", "negligible")
+_pick = random.SystemRandom()
+
+
+def label_for(position: int) -> str:
+    letters = ""
+    n = position
+    while True:
+        letters = chr(ord("A") + n % 26) + letters
+        n = n // 26 - 1
+        if n < 0:
+            return f"Response {letters}"
+
+
+@dataclass
+class Chat:
+    """Everything one request about a conversation needs, loaded once."""
+
+    job: ChatJob
+    config: ChatFeedbackConfig
+    assignment: ChatAssignment
+    conversation: ChatConversation
+    unit: ChatUnit
+
+    @property
+    def is_qa(self) -> bool:
+        return self.job.kind == "qa"
+
+
+def start_conversation(session: Session, job: ChatJob, assignment: ChatAssignment) -> None:
+    """Create the conversation; review-data history becomes greyed prior turns."""
+    unit = session.get(ChatUnit, assignment.unit_id)
+    assert unit is not None
+    conversation = ChatConversation(assignment_id=assignment.id, job_id=job.id, unit_id=unit.id)
+    session.add(conversation)
+    session.flush()
+    config = job_config(job)
+    if not config.review_data:
+        return
+    for index, prior in enumerate(parse_review_data(unit.data.get(config.review_data))):
+        turn = ChatTurn(
+            conversation_id=conversation.id,
+            index=index,
+            origin="review",
+            prompt=prior.prompt,
+            custom_response=prior.custom_response,
+            original_custom_response=prior.custom_response,
+            near_identical=prior.near_identical,
+            continued_text=prior.continued_text,
+            completed=True,
+            prior=prior.raw,
+            selected_model_id=next((c.model_id for c in prior.completions if c.selected), None),
+            confidence=next((c.confidence for c in prior.completions if c.selected), None),
+        )
+        session.add(turn)
+        session.flush()
+        for position, completion in enumerate(prior.completions):
+            session.add(
+                ChatResponse(
+                    turn_id=turn.id,
+                    job_id=job.id,
+                    model_id=completion.model_id,
+                    label=label_for(position),
+                    position=position,
+                    state="done",
+                    text=completion.text,
+                    selected=completion.selected,
+                    confidence=completion.confidence,
+                    prior_answers=prior.answers.get(completion.model_id),
+                )
+            )
+    session.flush()
+
+
+def load_chat(
+    session: Session,
+    org_id: str,
+    assignment_id: str,
+    contributor_id: str,
+    lease_seconds: int,
+    *,
+    write: bool = True,
+) -> Chat:
+    """Load (and, for changes, re-lease) the contributor's own conversation."""
+    assignment = load_assignment(
+        session, org_id, assignment_id, contributor_id, lease_seconds, renew=write
+    )
+    job = session.get(ChatJob, assignment.job_id)
+    conversation = session.scalar(
+        select(ChatConversation).where(ChatConversation.assignment_id == assignment.id)
+    )
+    unit = session.get(ChatUnit, assignment.unit_id)
+    assert job is not None and conversation is not None and unit is not None
+    if write:
+        require_state(job, "running", "paused", action="change this conversation")
+        conversation.updated_at = utcnow()
+    return Chat(job, job_config(job), assignment, conversation, unit)
+
+
+def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    turns = list(
+        session.scalars(
+            select(ChatTurn)
+            .where(ChatTurn.conversation_id == chat.conversation.id)
+            .order_by(ChatTurn.index)
+        )
+    )
+    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns}
+    if turns:
+        for response in session.scalars(
+            select(ChatResponse)
+            .where(ChatResponse.turn_id.in_(list(responses)))
+            .order_by(ChatResponse.position)
+        ):
+            responses[response.turn_id].append(response)
+    return [(t, responses[t.id]) for t in turns]
+
+
+def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[ChatResponse]]:
+    for turn, responses in turns_of(session, chat):
+        if turn.index == index:
+            return turn, responses
+    raise NotFound(f"turn {index} not found in this conversation")
+
+
+def response_by_label(responses: list[ChatResponse], label: str) -> ChatResponse:
+    for response in responses:
+        if response.label == label:
+            return response
+    raise Invalid(f"label: no response labelled {label!r} in this turn", path="label")
+
+
+def answers_required(chat: Chat, turn: ChatTurn) -> bool:
+    """Chat turns always need answers; review history only in QA jobs."""
+    return turn.origin == "chat" or chat.is_qa
+
+
+def turn_problems(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> list[str]:
+    """What stops ``turn`` from being complete; empty when it is."""
+    problems: list[str] = []
+    if turn.origin == "chat":
+        pending = [r.label for r in responses if r.state == "pending"]
+        if pending:
+            problems.append(f"{', '.join(pending)} still streaming")
+        if not any(r.state == "done" for r in responses):
+            problems.append("no response arrived: retry the model(s)")
+    if answers_required(chat, turn):
+        for response in responses:
+            if response.state != "done":
+                continue
+            for problem in onto.missing_answers(chat.job.ontology, response.answers):
+                problems.append(f"{response.label}: answers {problem}")
+    done = [r for r in responses if r.state == "done"]
+    if turn.origin == "chat" and len(done) > 1 and turn.selected_model_id is None:
+        problems.append("select the response to continue with (or 'near identical')")
+    return problems
+
+
+def complete_turn(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> None:
+    """Close a finished turn before the next one (or submit); 409 naming what is missing."""
+    if turn.completed and turn.origin == "chat":
+        return
+    problems = turn_problems(chat, turn, responses)
+    if problems:
+        raise Conflict(f"turn {turn.index} is not complete: " + "; ".join(problems))
+    if turn.origin == "review":
+        return
+    done = [r for r in responses if r.state == "done"]
+    if turn.selected_model_id is None:  # one response: it continues the chat by itself
+        done[0].selected = True
+        turn.selected_model_id = done[0].model_id
+    selected = next(r for r in responses if r.model_id == turn.selected_model_id)
+    turn.continued_text = turn.custom_response or selected.text
+    turn.completed = True
+
+
+def set_live_preamble(session: Session, chat: Chat, text: str) -> None:
+    if not chat.config.live_preamble:
+        raise Conflict("this job has no live-preamble")
+    if any(t.origin == "chat" for t, _ in turns_of(session, chat)):
+        raise Conflict("the live preamble can only be set before the first turn")
+    clean = nh3.clean(text or "").strip()  # live preambles are always rich text
+    if not clean:
+        raise Invalid("text: the live preamble must not be empty", path="text")
+    chat.conversation.live_preamble = clean
+
+
+def save_answers(session: Session, chat: Chat, index: int, label: str, answers: Any) -> None:
+    turn, responses = get_turn(session, chat, index)
+    if not answers_required(chat, turn):
+        raise Conflict(f"turn {index} is review history: it takes no answers in this job")
+    response = response_by_label(responses, label)
+    if response.state != "done":
+        raise Conflict(f"{label} has no completed response to answer about ({response.state})")
+    onto.check_partial_answers(chat.job.ontology, answers)
+    response.answers = {**(response.answers or {}), **answers}
+    response.updated_at = utcnow()
+
+
+def select_response(
+    session: Session,
+    chat: Chat,
+    index: int,
+    label: str | None,
+    near_identical: bool,
+    confidence: str | None,
+) -> ChatResponse:
+    turn, responses = get_turn(session, chat, index)
+    if turn.origin != "chat":
+        raise Conflict(f"turn {index} is review history: its selection cannot be changed")
+    if turn.completed:
+        raise Conflict(f"turn {index} is complete: a later turn was already sent")
+    problems = [p for p in turn_problems(chat, turn, responses) if not p.startswith("select ")]
+    if problems:
+        raise Conflict(f"cannot select yet: {'; '.join(problems)}")
+    done = [r for r in responses if r.state == "done"]
+    if near_identical:
+        if label is not None:
+            raise Invalid("label: give a label or near_identical, not both", path="label")
+        if len(done) < 2:
+            raise Conflict("'near identical' needs at least two responses")
+        chosen = _pick.choice(done)
+    else:
+        if label is None:
+            raise Invalid("label: which response continues the chat?", path="label")
+        chosen = response_by_label(responses, label)
+        if chosen.state != "done":
+            raise Conflict(
+                f"{label} has no completed response ({chosen.state}): it cannot be selected"
+            )
+    if chat.config.enhanced and len(done) > 1 and not near_identical:
+        if confidence is None:
+            raise Invalid(
+                "confidence: required (enhanced): one of " + ", ".join(CONFIDENCE),
+                path="confidence",
+            )
+    if confidence is not None:
+        if not chat.config.enhanced:
+            raise Invalid("confidence: only asked in enhanced jobs", path="confidence")
+        if confidence not in CONFIDENCE:
+            raise Invalid(
+                f"confidence: {confidence!r} is not one of " + ", ".join(CONFIDENCE),
+                path="confidence",
+            )
+    for response in responses:
+        response.selected = response is chosen
+        response.confidence = confidence if response is chosen else None
+    turn.selected_model_id = chosen.model_id
+    turn.near_identical = near_identical
+    turn.random_pick = near_identical
+    turn.confidence = confidence
+    return chosen
+
+
+def set_custom_response(session: Session, chat: Chat, index: int, text: str) -> None:
+    turn, responses = get_turn(session, chat, index)
+    clean = nh3.clean(text or "").strip()  # custom responses are always rich text
+    if not clean:
+        raise Invalid("text: the custom response must not be empty", path="text")
+    if turn.origin == "review":
+        if not (chat.is_qa and chat.config.allow_custom_response_edit):
+            raise Conflict("editing earlier responses needs allow-custom-response-edit")
+        if turn.original_custom_response is None and turn.custom_response is None:
+            turn.original_custom_response = turn.continued_text
+        turn.custom_response = clean
+        turn.continued_text = clean  # what the model sees next (with allow-continue)
+        return
+    if not chat.config.custom_response:
+        raise Conflict("this job does not take custom responses (custom-response is false)")
+    if turn.completed:
+        raise Conflict(f"turn {index} is complete: a later turn was already sent")
+    turn.custom_response = clean
+
+
+def system_text(chat: Chat) -> str | None:
+    parts = []
+    if chat.config.preamble:
+        parts.append(resolve_placeholders(chat.config.preamble, chat.unit.data))
+    if chat.conversation.live_preamble:
+        parts.append(chat.conversation.live_preamble)
+    text = "\n\n".join(p for p in parts if p.strip())
+    return text or None
+
+
+def model_messages(chat: Chat, history: list[ChatTurn], prompt: str) -> list[dict[str, Any]]:
+    """What the models see: the preamble(s) as system, prior turns, then the new prompt."""
+    messages: list[dict[str, Any]] = []
+    system = system_text(chat)
+    if system:
+        messages.append({"role": "system", "content": system})
+    for turn in history:
+        messages.append({"role": "user", "content": turn.prompt})
+        messages.append({"role": "assistant", "content": turn.continued_text or ""})
+    messages.append({"role": "user", "content": prompt})
+    return messages

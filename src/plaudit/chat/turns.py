@@ -1,0 +1,315 @@
+"""Sending a turn: check the prompt, pick and order the models, stream their answers.
+
+The rows (turn + one pending response per shown model) are committed before any model is
+called. The models then run in a background task that belongs to the server, not to the HTTP
+request: a client that disconnects mid-stream loses nothing, the answers are stored as they
+finish, and a reload shows them. Each model's result is written before its ``done`` event is
+sent, so a client that reacts to ``done`` always finds the stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import nh3
+import orjson
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from plaudit.chat.conversation import (
+    Chat,
+    complete_turn,
+    get_turn,
+    label_for,
+    model_messages,
+    response_by_label,
+    system_text,
+    turns_of,
+)
+from plaudit.chat.units import unit_model_ids
+from plaudit.db.base import utcnow
+from plaudit.db.models import ChatResponse, ChatTurn
+from plaudit.db.session import session_scope
+from plaudit.errors import Conflict, Invalid
+from plaudit.gateway import CallContext, Delta, Gateway, ModelSpec, spec_from_row
+from plaudit.gateway.registry import models_by_ids
+
+_shuffle = random.SystemRandom()
+
+
+@dataclass
+class ShownResponse:
+    response_id: str
+    model_id: int
+    label: str
+    position: int
+
+
+@dataclass
+class TurnPlan:
+    """Everything the background task needs; no ORM objects (they belong to a session)."""
+
+    turn_id: str
+    index: int
+    shown: list[ShownResponse]  # in display order
+    specs: list[ModelSpec]
+    context: CallContext
+
+
+def check_prompt(chat: Chat, prompt: str | None, first: bool) -> str:
+    config = chat.config
+    seed = chat.unit.data.get(config.seed, "").strip() if config.seed else None
+    if first and seed:
+        if prompt is not None and prompt.strip() != seed:
+            raise Invalid(
+                "prompt: the first prompt is the unit's seed and cannot be changed", path="prompt"
+            )
+        return seed
+    if prompt is None or not prompt.strip():
+        raise Invalid("prompt: must not be empty", path="prompt")
+    text = nh3.clean(prompt).strip() if config.rich else prompt.strip()
+    if config.min_length is not None and len(text) < config.min_length:
+        raise Invalid(
+            f"prompt: at least {config.min_length} characters (min-length), got {len(text)}",
+            path="prompt",
+        )
+    if config.max_length is not None and len(text) > config.max_length:
+        raise Invalid(
+            f"prompt: at most {config.max_length} characters (max-length), got {len(text)}",
+            path="prompt",
+        )
+    if config.regex is not None and re.search(config.regex, text) is None:
+        raise Invalid(
+            f"prompt: does not match the required pattern {config.regex!r} (regex)", path="prompt"
+        )
+    return text
+
+
+def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
+    """Validate and store a new turn; the models are called by :func:`run_turn`."""
+    config = chat.config
+    history = turns_of(session, chat)
+    chat_turns = [t for t, _ in history if t.origin == "chat"]
+    if chat.is_qa and not config.allow_continue:
+        raise Conflict("this QA job does not allow new messages (allow-continue is false)")
+    if config.live_preamble and chat.conversation.live_preamble is None:
+        raise Conflict(
+            "provide the live preamble first: " + (config.live_preamble_instruction or "")
+        )
+    if config.max_turns is not None and len(chat_turns) >= config.max_turns:
+        raise Conflict(f"max-turns is {config.max_turns}: no more turns; submit your work")
+    for turn, responses in history:
+        complete_turn(chat, turn, responses)
+    text = check_prompt(chat, prompt, first=not chat_turns)
+    model_ids = unit_model_ids(config, chat.job, chat.unit.data)
+    if config.num_responses is not None:  # a fresh random subset every round
+        model_ids = _shuffle.sample(model_ids, min(config.num_responses, len(model_ids)))
+    _shuffle.shuffle(model_ids)
+    specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, model_ids)]
+    turn = ChatTurn(
+        conversation_id=chat.conversation.id, index=len(history), origin="chat", prompt=text
+    )
+    session.add(turn)
+    session.flush()
+    shown = []
+    for position, model_id in enumerate(model_ids):
+        response = ChatResponse(
+            turn_id=turn.id,
+            job_id=chat.job.id,
+            model_id=model_id,
+            label=label_for(position),
+            position=position,
+            state="pending",
+        )
+        session.add(response)
+        session.flush()
+        shown.append(ShownResponse(response.id, model_id, response.label, position))
+    context = _context(chat, [t for t, _ in history], text, turn.index)
+    return TurnPlan(turn.id, turn.index, shown, specs, context)
+
+
+def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPlan:
+    """Call one model of a turn again after it failed."""
+    turn, responses = get_turn(session, chat, index)
+    if turn.origin != "chat" or turn.completed:
+        raise Conflict(f"turn {index} is complete: its responses can no longer be retried")
+    response = response_by_label(responses, label)
+    if response.state != "error":
+        raise Conflict(
+            f"{label} did not fail ({response.state}): only failed responses are retried"
+        )
+    response.state, response.error, response.text = "pending", None, None
+    response.attempts += 1
+    response.updated_at = utcnow()
+    history = [t for t, _ in turns_of(session, chat) if t.index < index]
+    specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, [response.model_id])]
+    context = _context(chat, history, turn.prompt, index)
+    shown = [ShownResponse(response.id, response.model_id, response.label, response.position)]
+    return TurnPlan(turn.id, index, shown, specs, context)
+
+
+def _context(chat: Chat, history: list[ChatTurn], prompt: str, index: int) -> CallContext:
+    system = system_text(chat)
+    return CallContext(
+        messages=model_messages(chat, history, prompt),
+        dynamic_attrs={"preamble": system or ""},
+        tags=[
+            f"job:{chat.job.id}",
+            f"unit:{chat.unit.id}",
+            f"turn:{index}",
+            f"assignment:{chat.assignment.id}",
+        ],
+    )
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@dataclass
+class TurnStream:
+    """Events of one running turn, replayable, so any number of listeners can follow it."""
+
+    events: list[bytes] = field(default_factory=list)
+    finished: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, event: bytes) -> None:
+        self.events.append(event)
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def follow(self) -> AsyncIterator[bytes]:
+        sent = 0
+        while True:
+            waiter = self.changed
+            while sent < len(self.events):
+                yield self.events[sent]
+                sent += 1
+            if self.finished:
+                return
+            await waiter.wait()
+
+
+class TurnRunner:
+    """Runs turns in background tasks owned by the app (one per app, on ``app.state``)."""
+
+    def __init__(self, gateway: Gateway, sessions: sessionmaker[Session]) -> None:
+        self.gateway = gateway
+        self.sessions = sessions
+        self.streams: dict[str, TurnStream] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, plan: TurnPlan) -> TurnStream:
+        stream = TurnStream()
+        key = plan.shown[0].response_id if len(plan.shown) == 1 else plan.turn_id
+        self.streams[key] = stream
+        stream.push(
+            sse(
+                "turn",
+                {
+                    "turn": plan.index,
+                    "responses": [{"label": s.label, "position": s.position} for s in plan.shown],
+                },
+            )
+        )
+        task = asyncio.create_task(self._run(plan, stream, key))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return stream
+
+    async def _run(self, plan: TurnPlan, stream: TurnStream, key: str) -> None:
+        labels = {s.model_id: s for s in plan.shown}
+        try:
+            async for delta in self.gateway.stream_many(plan.specs, plan.context):
+                shown = labels[delta.model_id]
+                if delta.kind == "delta":
+                    stream.push(sse("delta", {"label": shown.label, "text": delta.text}))
+                    continue
+                await anyio.to_thread.run_sync(self._store, shown.response_id, delta)
+                if delta.kind == "done":
+                    stream.push(sse("done", {"label": shown.label, "text": delta.text}))
+                else:
+                    stream.push(
+                        sse("error", {"label": shown.label, "message": _anonymous(delta, shown)})
+                    )
+        except Exception as exc:  # the gateway never raises; this guards the bookkeeping
+            for shown in plan.shown:
+                await anyio.to_thread.run_sync(self._fail, shown.response_id, str(exc))
+                stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
+        finally:
+            stream.push(sse("end", {"turn": plan.index}))
+            stream.finished = True
+            self.streams.pop(key, None)
+
+    def _store(self, response_id: str, delta: Delta) -> None:
+        values: dict[str, Any] = {
+            "updated_at": utcnow(),
+            "completion_id": delta.completion_id,
+            "latency_ms": delta.latency_ms,
+        }
+        if delta.kind == "done":
+            values.update(state="done", text=delta.text, error=None)
+        else:
+            values.update(state="error", error=delta.error or "the model call failed")
+        with session_scope(self.sessions) as session:
+            session.execute(
+                update(ChatResponse)
+                .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
+                .values(**values)
+            )
+
+    def _fail(self, response_id: str, message: str) -> None:
+        with session_scope(self.sessions) as session:
+            session.execute(
+                update(ChatResponse)
+                .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
+                .values(state="error", error=message[:2000], updated_at=utcnow())
+            )
+
+    async def drain(self) -> None:
+        """Wait for running turns (shutdown: answers already paid for are not thrown away)."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=30)
+
+
+def _anonymous(delta: Delta, shown: ShownResponse) -> str:
+    """The gateway's message names the model; contributors must not learn which it is."""
+    return f"{shown.label} failed; you can retry it"
+
+
+def get_runner(state: Any) -> TurnRunner:
+    runner = getattr(state, "chat_runner", None)
+    if runner is None:
+        from plaudit.gateway import get_gateway
+
+        runner = TurnRunner(get_gateway(state), state.write_sessions)
+        state.chat_runner = runner
+    assert isinstance(runner, TurnRunner)
+    return runner
+
+
+def begin_stream(
+    sessions: sessionmaker[Session],
+    principal: Any,
+    assignment_id: str,
+    contributor_id: str,
+    lease_seconds: int,
+    action: Callable[[Session, Chat], TurnPlan],
+) -> TurnPlan:
+    """Run ``action`` (start_turn / retry_model) in its own committed transaction.
+
+    The rows must be committed before the models are called, so the stream's own writes and
+    any reload see them.
+    """
+    from plaudit.chat.state import open_chat
+
+    with session_scope(sessions) as session:
+        chat = open_chat(session, principal, assignment_id, contributor_id, lease_seconds)
+        return action(session, chat)
