@@ -12,8 +12,9 @@ from plaudit import __version__
 from plaudit.api.errors import add_exception_handlers
 from plaudit.api.jsonio import ORJSONResponse
 from plaudit.api.middleware import BodyLimitMiddleware
-from plaudit.api.routes import health, log10, v1
+from plaudit.api.routes import health, log10, openai_compat, v1
 from plaudit.config import Settings, get_settings
+from plaudit.core.ingest import install_ingest
 from plaudit.db.session import make_engine, make_sessionmaker
 from plaudit.gateway.service import install_gateway
 
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_gateway(app)
+    install_ingest(app)
     add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(openai_compat.router)  # /v1/chat/completions, /v1/models
     for router in v1.routers:  # plaudit's own routes first: they hold the fixed paths
         app.include_router(router)
     for router in log10.routers:

@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
+from plaudit.core.bulk import insert_completion_rows, insert_tag_links
+from plaudit.core.sql import chunked
 from plaudit.core.tags import ensure_tags, normalise_tags, selector_tag_ids, tagged_with_all
 from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import Completion, CompletionTag, Tag
-from plaudit.errors import Conflict, Invalid, NotFound
+from plaudit.errors import Forbidden, Invalid, NotFound
 
 STATUSES = ("started", "finished", "failed")
 _FINAL = {"finished", "failed"}
@@ -118,14 +120,17 @@ def upsert_completions(
             .where(Completion.id.in_(ids[start:start + 5000]))
         ).mappings():  # fmt: skip
             if row["org_id"] != org_id:
-                raise Conflict(f"completion id '{row['id']}' is already in use", path="id")
+                # 403, like any other organization's resource (the id space is global).
+                raise Forbidden(
+                    f"completion id '{row['id']}' belongs to another organization", path="id"
+                )
             existing[row["id"]] = dict(row)
 
     all_tags = {t for f in merged.values() for t in f.get("tags", ())}
     tag_ids = ensure_tags(session, org_id, all_tags)
     now = utcnow()
     new_rows = []
-    link_rows: list[dict[str, str]] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     retagged: dict[str, list[str]] = {}
     for completion_id, fields in merged.items():
         if "tags" in fields:
@@ -134,20 +139,27 @@ def upsert_completions(
             changes = _merge(existing[completion_id], fields)
             if changes:
                 changes["updated_at"] = now
-                session.execute(
-                    update(Completion).where(Completion.id == completion_id).values(**changes)
+                updates.setdefault(tuple(sorted(changes)), []).append(
+                    {"_id": completion_id, **changes}
                 )
             continue
         new_rows.append(_new_row(org_id, completion_id, fields, now))
-    if new_rows:
-        session.execute(insert(Completion), new_rows)
+    insert_completion_rows(session, new_rows)
+    table = Completion.__table__
+    for keys, rows in updates.items():  # one executemany per shape of change
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({k: bindparam(k) for k in keys})
+        )
+        session.connection().execute(statement, rows)
     replaced = [cid for cid in retagged if cid in existing]
     if replaced:
-        session.execute(delete(CompletionTag).where(CompletionTag.completion_id.in_(replaced)))
-    for completion_id, tags in retagged.items():
-        link_rows.extend({"completion_id": completion_id, "tag_id": tag_ids[t]} for t in tags)
-    if link_rows:
-        session.execute(insert(CompletionTag), link_rows)
+        for chunk in chunked(replaced, 5000):
+            session.execute(delete(CompletionTag).where(CompletionTag.completion_id.in_(chunk)))
+    insert_tag_links(
+        session, [(cid, tag_ids[t]) for cid, tags in retagged.items() for t in tags]
+    )
     if retagged:
         inbox.match_completions(session, org_id, retagged)
     return UpsertResult(created=len(new_rows), updated=len(merged) - len(new_rows))

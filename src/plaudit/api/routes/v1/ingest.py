@@ -1,0 +1,39 @@
+"""Batch ingestion: ``POST /api/v1/completions/batch`` through the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from plaudit.api.deps import CurrentPrincipal
+from plaudit.api.jsonio import ORJSONRoute
+from plaudit.core.ingest import IngestWriter
+from plaudit.core.ingest_items import parse_batch_body
+
+router = APIRouter(prefix="/api/v1/completions", tags=["completions"], route_class=ORJSONRoute)
+
+_INLINE_PARSE_BYTES = 64 * 1024  # bigger bodies are parsed off the event loop
+
+
+@router.post("/batch")
+async def ingest_batch(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Log up to 5,000 completions in one call (upsert by `id`; retries create no duplicates).
+
+    Body: `{"completions": [{id, status, kind, model, provider, request, response, usage,
+    latency_ms, ttft_ms, error, session_id, tags, metadata, created_at}, ...]}`, optionally
+    gzip-encoded. Answers `{"accepted": n}` only after the rows are committed; 422 names the
+    first bad item's index and field (nothing is written); 503 with `Retry-After` when the
+    server's ingest queue is full.
+    """
+    principal.require("ingest")
+    body = await request.body()
+    if len(body) > _INLINE_PARSE_BYTES:
+        items = await run_in_threadpool(parse_batch_body, body)
+    else:
+        items = parse_batch_body(body)
+    writer: IngestWriter = request.app.state.ingest
+    accepted = await asyncio.wrap_future(writer.submit(principal.org_id, items))
+    return {"accepted": accepted}
