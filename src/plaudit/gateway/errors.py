@@ -12,6 +12,8 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from plaudit.errors import PlauditError
+
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_BODY_CHARS = 300
 
@@ -138,3 +140,10 @@ def malformed(exc: BaseException | None = None, what: str = "the answer") -> Ups
     """Upstream sent something that is not valid JSON."""
     detail = f" ({_kind(exc)})" if exc is not None else ""
     return UpstreamError(f"malformed JSON in {what}{detail}")
+
+
+class UpstreamFailed(PlauditError):
+    """A call through plaudit's own endpoints failed upstream (HTTP 502, message names why)."""
+
+    code = "upstream_error"
+    status = 502

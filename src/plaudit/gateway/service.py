@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -80,7 +80,7 @@ class Gateway:
 
     async def stream_many(
         self, specs: list[ModelSpec], ctx: CallContext | dict[int, CallContext]
-    ) -> AsyncIterator[Delta]:
+    ) -> AsyncGenerator[Delta, None]:
         """Run all models concurrently; yield deltas as they arrive, then one terminal
         ``done``/``error`` Delta per model. Closing the iterator cancels the upstream calls."""
         contexts = _contexts(specs, ctx)
