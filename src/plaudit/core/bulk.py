@@ -88,8 +88,7 @@ def _copy(
 ) -> None:
     """PostgreSQL COPY in the session's transaction: the fastest bulk load psycopg offers
     (rows are encoded in C). A duplicate key fails the COPY like an INSERT would."""
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
+    dbapi: Any = session.connection().connection.dbapi_connection
     with dbapi.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

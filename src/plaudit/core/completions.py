@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
@@ -145,7 +145,7 @@ def upsert_completions(
             continue
         new_rows.append(_new_row(org_id, completion_id, fields, now))
     insert_completion_rows(session, new_rows)
-    table = Completion.__table__
+    table = cast(Table, Completion.__table__)
     for keys, rows in updates.items():  # one executemany per shape of change
         statement = (
             update(table)
@@ -157,9 +157,7 @@ def upsert_completions(
     if replaced:
         for chunk in chunked(replaced, 5000):
             session.execute(delete(CompletionTag).where(CompletionTag.completion_id.in_(chunk)))
-    insert_tag_links(
-        session, [(cid, tag_ids[t]) for cid, tags in retagged.items() for t in tags]
-    )
+    insert_tag_links(session, [(cid, tag_ids[t]) for cid, tags in retagged.items() for t in tags])
     if retagged:
         inbox.match_completions(session, org_id, retagged)
     return UpsertResult(created=len(new_rows), updated=len(merged) - len(new_rows))

@@ -63,7 +63,7 @@ def _nests_deeper_than(value: Any, limit: int) -> bool:
         depth += 1
         if depth > limit:
             return True
-        nxt = []
+        nxt: list[Any] = []
         for item in level:
             children = item.values() if isinstance(item, dict) else item
             nxt.extend(c for c in children if isinstance(c, dict | list))

@@ -1,0 +1,226 @@
+"""One logged model call, and how streams report their end.
+
+A :class:`Call` is what the caller's thread hands to the transport: a handful of references and
+timestamps. Turning it into the JSON record (dumping pydantic models, assembling stream chunks,
+cleaning the request) happens in :meth:`Call.to_record`, on the transport's worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from plaudit.sdk import config as sdk_config
+from plaudit.sdk import context, ids, transport
+
+Assemble = Callable[[list[Any]], dict[str, Any]]
+_DROP_KWARGS = frozenset({"extra_headers", "extra_query", "timeout", "stream_options"})
+_COPY_LISTS = ("messages", "input", "tools")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data from SDK objects (pydantic models, tuples, sentinels)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items() if not _is_sentinel(v)}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json", exclude_unset=True)
+    return repr(value)
+
+
+def _is_sentinel(value: Any) -> bool:
+    return type(value).__name__ in ("NotGiven", "Omit", "NotGivenOr")
+
+
+class Call:
+    """Timings and references for one call; built into a record lazily."""
+
+    __slots__ = (
+        "completion_id", "provider", "kind", "request", "tags", "started_wall", "started",
+        "ended", "first_chunk", "response", "chunks", "assemble", "error", "stream", "finished",
+        "clean", "__weakref__",
+    )  # fmt: skip
+
+    def __init__(
+        self, provider: str, kind: str, kwargs: dict[str, Any], client_tags: tuple[str, ...]
+    ) -> None:
+        self.completion_id = ids.new_completion_id()
+        self.provider = provider
+        self.kind = kind
+        request = dict(kwargs)  # shallow: later appends to the caller's lists must not show
+        for key in _COPY_LISTS:
+            value = request.get(key)
+            if type(value) is list:
+                request[key] = value.copy()
+        self.request = request
+        ctx = context.current_tags()
+        self.tags = (client_tags, ctx) if ctx else (client_tags, ())
+        self.started_wall = time.time()
+        self.started = time.perf_counter()
+        self.ended = 0.0
+        self.first_chunk = 0.0
+        self.response: Any = None
+        self.chunks: list[Any] | None = None
+        self.assemble: Assemble | None = None
+        self.error: BaseException | None = None
+        self.stream = False
+        self.finished = False
+        self.clean = False  # a stream that ran to its end
+
+    # -- called on the caller's thread -----------------------------------------------------
+
+    def succeed(self, response: Any) -> None:
+        self.ended = time.perf_counter()
+        self.response = response
+        ids.remember(response, self.completion_id)
+        self._submit()
+
+    def fail(self, error: BaseException) -> None:
+        self.ended = time.perf_counter()
+        self.error = error
+        self._submit()
+
+    def watch_stream(self, stream: Any, assemble: Assemble, aiterator: bool = False) -> Any:
+        """Record a stream's items as they pass; log when it ends, is closed, or is dropped."""
+        self.stream = True
+        self.chunks = []
+        self.assemble = assemble
+        ids.remember(stream, self.completion_id)
+        inner = stream._iterator
+        stream._iterator = _AsyncRecorder(inner, self) if aiterator else _Recorder(inner, self)
+        original_close = stream.close
+
+        if aiterator:
+
+            async def close() -> None:
+                self.end_stream()
+                await original_close()
+
+        else:
+
+            def close() -> None:  # type: ignore[misc]
+                self.end_stream()
+                original_close()
+
+        stream.close = close
+        weakref.finalize(stream, self.end_stream)
+        return stream
+
+    def end_stream(self, error: BaseException | None = None) -> None:
+        if self.finished:
+            return
+        self.ended = time.perf_counter()
+        if error is not None:
+            self.error = error
+        self._submit()
+
+    def _submit(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if sdk_config.current().enabled:
+            transport.enqueue(self)
+
+    # -- called on the worker thread -------------------------------------------------------
+
+    def to_record(self) -> dict[str, Any]:
+        request = {k: v for k, v in self.request.items() if k not in _DROP_KWARGS}
+        request = jsonable(request)
+        if self.stream and self.chunks is not None and self.assemble is not None:
+            response = self.assemble(list(self.chunks))
+        else:
+            response = jsonable(self.response) if self.response is not None else {}
+        if not isinstance(response, dict):
+            response = {"value": response}
+        record: dict[str, Any] = {
+            "id": self.completion_id,
+            "status": "failed" if self.error is not None else "finished",
+            "kind": self.kind,
+            "provider": self.provider,
+            "model": response.get("model") or request.get("model"),
+            "request": request,
+            "response": response,
+            "usage": response.get("usage") if isinstance(response.get("usage"), dict) else None,
+            "latency_ms": round((self.ended - self.started) * 1000, 3),
+            "tags": list(context.merge(*self.tags)),
+            "created_at": datetime.fromtimestamp(self.started_wall, UTC).isoformat(),
+            "metadata": {"sdk": "plaudit-python", "stream": self.stream},
+        }
+        if self.first_chunk:
+            record["ttft_ms"] = round((self.first_chunk - self.started) * 1000, 3)
+        if self.error is not None:
+            record["error"] = f"{type(self.error).__name__}: {self.error}"[:100_000]
+            record["metadata"]["failure_kind"] = type(self.error).__name__
+            status = getattr(self.error, "status_code", None)
+            if isinstance(status, int):
+                record["metadata"]["status_code"] = status
+        if self.stream and not self.clean and self.error is None:
+            record["metadata"]["stream_abandoned"] = True
+        return record
+
+
+class _Recorder:
+    """Iterator proxy: yields the SDK's items unchanged, remembering each one."""
+
+    __slots__ = ("_inner", "_call")
+
+    def __init__(self, inner: Any, call: Call) -> None:
+        self._inner = inner
+        self._call = call
+
+    def __iter__(self) -> _Recorder:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._call
+        try:
+            item = next(self._inner)
+        except StopIteration:
+            call.clean = True
+            call.end_stream()
+            raise
+        except BaseException as exc:
+            call.end_stream(exc)
+            raise
+        if not call.first_chunk:
+            call.first_chunk = time.perf_counter()
+        chunks = call.chunks
+        if chunks is not None:
+            chunks.append(item)
+        return item
+
+
+class _AsyncRecorder:
+    __slots__ = ("_inner", "_call")
+
+    def __init__(self, inner: Any, call: Call) -> None:
+        self._inner = inner
+        self._call = call
+
+    def __aiter__(self) -> _AsyncRecorder:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._call
+        try:
+            item = await self._inner.__anext__()
+        except StopAsyncIteration:
+            call.clean = True
+            call.end_stream()
+            raise
+        except BaseException as exc:
+            call.end_stream(exc)
+            raise
+        if not call.first_chunk:
+            call.first_chunk = time.perf_counter()
+        chunks = call.chunks
+        if chunks is not None:
+            chunks.append(item)
+        return item
