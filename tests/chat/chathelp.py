@@ -138,3 +138,28 @@ class Chat:
 def tag(**attrs: str) -> str:
     body = " ".join(f'{k.replace("_", "-")}="{v}"' for k, v in attrs.items())
     return f"<cml:ai_chat_feedback {body} />"
+
+
+def model_requests(fake: Any, prompt: str) -> list[dict[str, Any]]:
+    """Bodies the fake model received whose last message is ``prompt``."""
+    found = []
+    for entry in fake.requests:
+        body = entry.get("body")
+        if isinstance(body, dict) and body.get("messages"):
+            last = body["messages"][-1]
+            if last.get("content") == prompt:
+                found.append(body)
+    return found
+
+
+def ids_text(ids: list[int]) -> str:
+    return "[" + ",".join(map(str, ids)) + "]"
+
+
+def finish_turn(chat: Chat, aid: str, who: str, turn: int, **select: Any) -> Any:
+    """Answer every response and select the first one (or as ``select`` says)."""
+    state = chat.answer_all(aid, who, turn)
+    done = [r for r in state["turns"][turn]["responses"] if r["state"] == "done"]
+    if len(done) > 1:
+        state = chat.select(aid, who, turn, **(select or {"label": done[0]["label"]}))
+    return state

@@ -317,12 +317,14 @@ def system_text(chat: Chat) -> str | None:
     return text or None
 
 
-def model_messages(chat: Chat, history: list[ChatTurn], prompt: str) -> list[dict[str, Any]]:
-    """What the models see: the preamble(s) as system, prior turns, then the new prompt."""
+def model_messages(history: list[ChatTurn], prompt: str) -> list[dict[str, Any]]:
+    """What the models see: prior turns, then the new prompt.
+
+    The preamble(s) travel as ``dynamic_attrs.preamble``: the gateway folds them into the
+    system message for chat APIs and leaves them to ``${dynamic_attrs.preamble}`` in
+    http-template models, so they are never sent twice.
+    """
     messages: list[dict[str, Any]] = []
-    system = system_text(chat)
-    if system:
-        messages.append({"role": "system", "content": system})
     for turn in history:
         messages.append({"role": "user", "content": turn.prompt})
         messages.append({"role": "assistant", "content": turn.continued_text or ""})

@@ -157,7 +157,7 @@ def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPla
 def _context(chat: Chat, history: list[ChatTurn], prompt: str, index: int) -> CallContext:
     system = system_text(chat)
     return CallContext(
-        messages=model_messages(chat, history, prompt),
+        messages=model_messages(history, prompt),
         dynamic_attrs={"preamble": system or ""},
         tags=[
             f"job:{chat.job.id}",
