@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from plaudit.api.jsonio import BODY_ORG_KEY
 from plaudit.config import Settings
 from plaudit.core.orgs import authenticate_key
 from plaudit.core.principal import Principal
@@ -50,14 +51,15 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-log10-token") or request.headers.get("x-api-key")
 
 
-def _claimed_org(request: Request) -> str | None:
-    """The organization the caller says it acts for (log10 sends it several ways)."""
-    return (
-        request.headers.get("x-log10-organization-id")
-        or request.headers.get("x-log10-organization")
-        or request.query_params.get("organization_id")
-        or None
-    )
+def _claimed_orgs(request: Request) -> list[str]:
+    """Every organization the caller says it acts for (log10 sends it several ways)."""
+    claims = [
+        request.headers.get("x-log10-organization-id"),
+        request.headers.get("x-log10-organization"),
+        request.query_params.get("organization_id"),
+        request.scope.get(BODY_ORG_KEY),
+    ]
+    return [c for c in claims if c]
 
 
 def check_org(principal: Principal, claimed: str | None) -> None:
@@ -74,7 +76,8 @@ def get_principal(request: Request) -> Principal:
     state = request.app.state
     with state.read_sessions() as session:
         principal = authenticate_key(session, token)
-    check_org(principal, _claimed_org(request))
+    for claimed in _claimed_orgs(request):
+        check_org(principal, claimed)
     return principal
 
 

@@ -41,7 +41,12 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 def loads_body(body: bytes) -> Any:
     """Parse a request body; refuse what would break storage (NUL characters, deep nesting)."""
-    value = orjson.loads(body)
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson stops at 1024 levels
+            raise HTTPException(422, f"JSON nests deeper than {MAX_DEPTH} levels") from None
+        raise
     if b"\\u0000" in body:
         raise HTTPException(422, "JSON strings must not contain NUL characters (\\u0000)")
     if (body.count(b"{") + body.count(b"[")) > MAX_DEPTH and too_deep(value):
@@ -49,10 +54,17 @@ def loads_body(body: bytes) -> Any:
     return value
 
 
+BODY_ORG_KEY = "plaudit.body_organization_id"
+
+
 class ORJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             self._json = loads_body(await self.body())
+            if isinstance(self._json, dict) and self._json.get("organization_id"):
+                # Bodies are parsed before dependencies run, so the auth dependency can refuse
+                # a body that names another organization, on every route alike.
+                self.scope[BODY_ORG_KEY] = str(self._json["organization_id"])
         return self._json
 
 

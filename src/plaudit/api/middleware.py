@@ -29,6 +29,11 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        if _has_nul(scope):  # PostgreSQL refuses NUL in text: stop it before any query runs
+            await _send_error(
+                send, 400, "bad_request", "NUL characters are not allowed in the URL or headers"
+            )
+            return
         limit = LARGE_UPLOAD_BYTES if path.endswith(LARGE_UPLOAD_SUFFIXES) else self.max_bytes
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         length = headers.get(b"content-length")
@@ -67,6 +72,16 @@ class BodyLimitMiddleware:
             return {**message, "body": body}
 
         await self.app(scope, limited_receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return (
+        "\x00" in scope.get("path", "")
+        or b"\x00" in query
+        or b"%00" in query
+        or any(b"\x00" in value for _name, value in scope.get("headers", []))
+    )
 
 
 async def _too_large(send: Send, limit: int) -> None:

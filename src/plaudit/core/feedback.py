@@ -88,10 +88,11 @@ def _match(session: Session, org_id: str, data: FeedbackIn, selector: list[str])
     else:
         matched = []
     if len(matched) > data.max_matched_completions:
+        field = "completion_ids" if data.completion_ids else "completion_tags_selector"
         raise BadRequest(
-            f"the selector matches more than {data.max_matched_completions} completions; "
+            f"{field} matches more than {data.max_matched_completions} completions; "
             "narrow it or raise max_matched_completions",
-            path="completion_tags_selector",
+            path=field,
         )
     if not matched and not data.allow_unmatched_feedback:
         where = f"tags {selector}" if selector else "no completion_ids or completion_tags_selector"
@@ -102,7 +103,21 @@ def _match(session: Session, org_id: str, data: FeedbackIn, selector: list[str])
     return matched
 
 
+def _check_end_user(end_user_id: object) -> str | None:
+    if end_user_id is None or end_user_id == "":
+        return None
+    if not isinstance(end_user_id, str) or len(end_user_id) > 200 or "\x00" in end_user_id:
+        raise Invalid("end_user_id must be a string of at most 200 characters", path="end_user_id")
+    return end_user_id
+
+
 def create_feedback(session: Session, principal: Principal, data: FeedbackIn) -> Feedback:
+    """Validate everything first, then write feedback, its links and the inbox in one go."""
+    feedback, _closed = _create(session, principal, data)
+    return feedback
+
+
+def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[Feedback, list[str]]:
     task = get_task(session, principal.org_id, data.task_id)
     if task.archived_at is not None:
         raise Conflict(f"feedback task '{task.id}' is archived", path="task_id")
@@ -111,6 +126,7 @@ def create_feedback(session: Session, principal: Principal, data: FeedbackIn) ->
     validate_values(task.json_schema, data.json_values)
     selector = parse_selector(data.completion_tags_selector)
     comment = _check_comment(data.comment)
+    end_user_id = _check_end_user(data.end_user_id)
     matched = _match(session, principal.org_id, data, selector)
     feedback = Feedback(
         org_id=principal.org_id,
@@ -121,16 +137,42 @@ def create_feedback(session: Session, principal: Principal, data: FeedbackIn) ->
         completion_tags_selector=selector,
         author_user_id=principal.user_id,
         author_key_id=principal.key_id,
-        end_user_id=data.end_user_id,
+        end_user_id=end_user_id,
     )
     session.add(feedback)
     session.flush()
+    closed: list[str] = []
     if matched:
         session.execute(
             insert(FeedbackCompletion),
             [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
         )
-        inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
+        closed = inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
+    return feedback, closed
+
+
+def submit_inbox_review(
+    session: Session,
+    principal: Principal,
+    task_id: str,
+    completion_id: str,
+    json_values: Any,
+    comment: str | None = None,
+) -> Feedback:
+    """Feedback on an item the reviewer claimed from the inbox; closes their slot."""
+    task = get_task(session, principal.org_id, task_id)
+    inbox.require_claim(session, task.id, completion_id, principal.actor_id)
+    feedback, closed = _create(
+        session,
+        principal,
+        FeedbackIn(task_id=task.id, json_values=json_values, comment=comment,
+                   completion_ids=[completion_id]),
+    )  # fmt: skip
+    if completion_id not in closed:  # lost a race for a lapsed lease: store nothing
+        raise Conflict(
+            f"your claim on completion '{completion_id}' passed to another reviewer",
+            path="completion_id",
+        )
     return feedback
 
 
@@ -177,6 +219,8 @@ def delete_feedback(session: Session, principal: Principal, feedback: Feedback) 
     _remember(session, feedback, "delete", principal)
     feedback.deleted_at = utcnow()
     session.flush()
+    inbox.reopen_for_feedback(session, get_task(session, feedback.org_id, feedback.task_id),
+                              feedback.id)  # fmt: skip
 
 
 def feedback_history(session: Session, feedback_id: str) -> list[FeedbackRevision]:

@@ -2,28 +2,27 @@
 
 Each (task, completion) pair gets ``reviews_per_item`` slots when the completion is logged or
 the task is created. ``claim_next`` is a compare-and-set on one slot, so no two reviewers ever
-hold the same slot; a lease that runs out returns the slot to the queue.
+hold the same slot; a lease that runs out returns the slot to the queue. A reviewer never gets
+two slots of the same completion (independent reviews), nor one they skipped.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, func, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from plaudit.core.sql import insert_ignore
+from plaudit.core.sql import chunked, insert_ignore
 from plaudit.core.tags import selector_tag_ids, tagged_with_all
 from plaudit.db.base import utcnow
-from plaudit.db.models import Completion, FeedbackTask, InboxSlot
-from plaudit.errors import NotFound
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
+from plaudit.db.models import Completion, FeedbackTask, InboxSkip, InboxSlot
+from plaudit.errors import Conflict, NotFound
 
 
 def _active_tasks(session: Session, org_id: str) -> list[FeedbackTask]:
@@ -43,7 +42,7 @@ def match_completions(session: Session, org_id: str, tags_by_id: Mapping[str, li
         return
     now = utcnow()
     rows: list[dict[str, object]] = []
-    unmatched: list[tuple[str, str]] = []
+    unmatched: dict[str, list[str]] = defaultdict(list)
     for completion_id, tags in tags_by_id.items():
         tag_set = set(tags)
         for task in tasks:
@@ -54,24 +53,35 @@ def match_completions(session: Session, org_id: str, tags_by_id: Mapping[str, li
                     for slot in range(task.reviews_per_item)
                 )  # fmt: skip
             else:
-                unmatched.append((task.id, completion_id))
+                unmatched[task.id].append(completion_id)
     insert_ignore(session, InboxSlot, rows)
-    for task_id, completion_id in unmatched:  # re-tagged away from a task: drop its open slots
-        session.execute(
-            delete(InboxSlot).where(
-                InboxSlot.task_id == task_id,
-                InboxSlot.completion_id == completion_id,
-                InboxSlot.state == "open",
+    for task_id, completion_ids in unmatched.items():  # re-tagged away: drop its open slots
+        for chunk in chunked(completion_ids, 5000):
+            session.execute(
+                delete(InboxSlot).where(
+                    InboxSlot.task_id == task_id,
+                    InboxSlot.completion_id.in_(chunk),
+                    InboxSlot.state == "open",
+                )
             )
-        )
 
 
 def backfill_task(session: Session, task: FeedbackTask) -> None:
-    """Open slots for every existing completion matching ``task``'s selector (one statement)."""
+    """Re-derive ``task``'s open slots from its selector (one INSERT … SELECT per slot).
+
+    An archived task keeps only its done slots: nothing is left to claim.
+    """
+    pending = InboxSlot.state != "done"
+    if task.archived_at is not None:
+        session.execute(delete(InboxSlot).where(InboxSlot.task_id == task.id, pending))
+        return
     session.execute(
-        delete(InboxSlot).where(InboxSlot.task_id == task.id, InboxSlot.state == "open")
+        delete(InboxSlot).where(
+            InboxSlot.task_id == task.id,
+            or_(InboxSlot.state == "open", and_(pending, InboxSlot.slot >= task.reviews_per_item)),
+        )
     )
-    if not task.completion_tags_selector or task.archived_at is not None:
+    if not task.completion_tags_selector:
         return
     tag_ids = selector_tag_ids(session, task.org_id, task.completion_tags_selector)
     if tag_ids is None:
@@ -100,13 +110,23 @@ class Claim:
     task_id: str
     completion_id: str
     slot: int
-    lease_expires_at: object
+    lease_expires_at: datetime
+
+
+def _claimable(now: datetime) -> Any:
+    """Open, or claimed under a lease that has run out."""
+    return or_(
+        InboxSlot.state == "open",
+        and_(InboxSlot.state == "claimed", InboxSlot.lease_expires_at <= now),
+    )
 
 
 def claim_next(
     session: Session, task: FeedbackTask, reviewer_id: str, lease_seconds: int
 ) -> Claim | None:
     """Give ``reviewer_id`` one item under a lease: their current claim, else the oldest open."""
+    if task.archived_at is not None:
+        raise Conflict(f"feedback task '{task.id}' is archived", path="task_id")
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     held = session.execute(
@@ -133,10 +153,7 @@ def claim_next(
                 InboxSlot.task_id == task.id,
                 InboxSlot.completion_id == completion_id,
                 InboxSlot.slot == slot,
-                or_(
-                    InboxSlot.state == "open",
-                    and_(InboxSlot.state == "claimed", InboxSlot.lease_expires_at <= now),
-                ),
+                _claimable(now),
             )
             .values(state="claimed", reviewer_id=reviewer_id, lease_expires_at=expires)
         )
@@ -146,27 +163,34 @@ def claim_next(
 
 
 def _candidate(
-    session: Session, task: FeedbackTask, reviewer_id: str, now: object
+    session: Session, task: FeedbackTask, reviewer_id: str, now: datetime
 ) -> tuple[str, int] | None:
-    not_mine = or_(InboxSlot.reviewer_id.is_(None), InboxSlot.reviewer_id != reviewer_id)
-    base = select(InboxSlot.completion_id, InboxSlot.slot).where(InboxSlot.task_id == task.id)
-    if task.reviews_per_item > 1:  # independent reviews: never twice by the same person
-        mine = select(InboxSlot.completion_id).where(
-            InboxSlot.task_id == task.id,
-            InboxSlot.reviewer_id == reviewer_id,
-            InboxSlot.state.in_(("claimed", "done")),
+    skipped = exists().where(
+        InboxSkip.task_id == InboxSlot.task_id,
+        InboxSkip.completion_id == InboxSlot.completion_id,
+        InboxSkip.reviewer_id == reviewer_id,
+    )
+    base = select(InboxSlot.completion_id, InboxSlot.slot).where(
+        InboxSlot.task_id == task.id, ~skipped
+    )
+    if task.reviews_per_item > 1:  # independent reviews: never two slots of one item per person
+        mine = aliased(InboxSlot)
+        base = base.where(
+            ~exists().where(
+                mine.task_id == InboxSlot.task_id,
+                mine.completion_id == InboxSlot.completion_id,
+                mine.reviewer_id == reviewer_id,
+                mine.state.in_(("claimed", "done")),
+            )
         )
-        base = base.where(InboxSlot.completion_id.not_in(mine))
     lock = session.get_bind().dialect.name == "postgresql"
     queries = [
         base.where(InboxSlot.state == "claimed", InboxSlot.lease_expires_at <= now),
-        base.where(InboxSlot.state == "open", not_mine).order_by(
-            InboxSlot.seq, InboxSlot.completion_id
-        ),
+        base.where(InboxSlot.state == "open").order_by(InboxSlot.seq, InboxSlot.completion_id),
     ]
     for query in queries:
         query = query.limit(1)
-        if lock:
+        if lock:  # concurrent reviewers step over each other's candidates instead of queueing
             query = query.with_for_update(skip_locked=True)
         row = session.execute(query).first()
         if row is not None:
@@ -175,7 +199,12 @@ def _candidate(
 
 
 def _set_lease(
-    session: Session, task_id: str, completion_id: str, slot: int, reviewer_id: str, expires: object
+    session: Session,
+    task_id: str,
+    completion_id: str,
+    slot: int,
+    reviewer_id: str,
+    expires: datetime,
 ) -> None:
     session.execute(
         update(InboxSlot)
@@ -198,38 +227,89 @@ def release_claim(session: Session, task_id: str, completion_id: str, reviewer_i
             InboxSlot.reviewer_id == reviewer_id,
             InboxSlot.state == "claimed",
         )
-        .values(state="open", lease_expires_at=None)
+        .values(state="open", reviewer_id=None, lease_expires_at=None)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise NotFound(f"you hold no claim on completion '{completion_id}' in this task")
+        raise NotFound(
+            f"you hold no claim on completion '{completion_id}' in this task", path="completion_id"
+        )
+    insert_ignore(
+        session,
+        InboxSkip,
+        [{"task_id": task_id, "completion_id": completion_id, "reviewer_id": reviewer_id,
+          "created_at": utcnow()}],
+    )  # fmt: skip
+
+
+def require_claim(session: Session, task_id: str, completion_id: str, reviewer_id: str) -> None:
+    """Raise unless ``reviewer_id`` holds a claim on the item (a lapsed one still counts while
+    nobody else has taken it)."""
+    states = session.execute(
+        select(InboxSlot.state, InboxSlot.reviewer_id).where(
+            InboxSlot.task_id == task_id, InboxSlot.completion_id == completion_id
+        )
+    ).all()
+    if not states:
+        raise NotFound(
+            f"completion '{completion_id}' is not in this task's inbox", path="completion_id"
+        )
+    if ("claimed", reviewer_id) in states:
+        return
+    if ("done", reviewer_id) in states:
+        raise Conflict(f"you already reviewed completion '{completion_id}'", path="completion_id")
+    raise Conflict(
+        f"you hold no claim on completion '{completion_id}' (its lease may have run out and "
+        "passed to someone else); claim it with next first",
+        path="completion_id",
+    )
 
 
 def mark_reviewed(
     session: Session, task_id: str, completion_ids: list[str], reviewer_id: str, feedback_id: str
-) -> None:
-    """Close one slot per completion: the reviewer's own claim if any, else an open one."""
+) -> list[str]:
+    """Close one slot per completion (the reviewer's claim, else an open or lapsed one) and
+    return the completions whose slot was closed. A reviewer closes at most one slot per item."""
+    closed: list[str] = []
+    now = utcnow()
     for completion_id in completion_ids:
         where = (InboxSlot.task_id == task_id, InboxSlot.completion_id == completion_id)
-        slot = session.scalar(
-            select(InboxSlot.slot)
-            .where(*where, InboxSlot.state == "claimed", InboxSlot.reviewer_id == reviewer_id)
-            .limit(1)
-        )
-        if slot is None:
-            slot = session.scalar(
-                select(InboxSlot.slot)
-                .where(*where, InboxSlot.state == "open")
-                .order_by(InboxSlot.slot)
-                .limit(1)
-            )
-        if slot is None:
+        slots = session.execute(
+            select(InboxSlot.slot, InboxSlot.state, InboxSlot.reviewer_id).where(*where)
+        ).all()
+        if any(s.state == "done" and s.reviewer_id == reviewer_id for s in slots):
             continue
-        session.execute(
-            update(InboxSlot)
-            .where(*where, InboxSlot.slot == slot)
-            .values(state="done", reviewer_id=reviewer_id, feedback_id=feedback_id,
-                    lease_expires_at=None)
-        )  # fmt: skip
+        mine = [s for s in slots if s.state == "claimed" and s.reviewer_id == reviewer_id]
+        others = sorted(
+            (s for s in slots if s.state != "done" and s not in mine),
+            key=lambda s: (s.state != "open", s.slot),
+        )
+        for candidate in mine + others:
+            guard = (
+                and_(InboxSlot.state == "claimed", InboxSlot.reviewer_id == reviewer_id)
+                if candidate in mine
+                else _claimable(now)
+            )
+            result = session.execute(
+                update(InboxSlot)
+                .where(*where, InboxSlot.slot == candidate.slot, guard)
+                .values(state="done", reviewer_id=reviewer_id, feedback_id=feedback_id,
+                        lease_expires_at=None)
+            )  # fmt: skip
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                closed.append(completion_id)
+                break
+    return closed
+
+
+def reopen_for_feedback(session: Session, task: FeedbackTask, feedback_id: str) -> None:
+    """Deleted feedback no longer counts: its slots need a review again (active tasks only)."""
+    if task.archived_at is not None:
+        return
+    session.execute(
+        update(InboxSlot)
+        .where(InboxSlot.task_id == task.id, InboxSlot.feedback_id == feedback_id)
+        .values(state="open", reviewer_id=None, feedback_id=None, lease_expires_at=None)
+    )
 
 
 def inbox_counts(session: Session, task_id: str) -> dict[str, int]:
@@ -257,9 +337,10 @@ def inbox_counts(session: Session, task_id: str) -> dict[str, int]:
 
 
 def open_items(session: Session, task_id: str, *, offset: int, limit: int) -> list[str]:
+    """Completion ids with a slot anyone may claim now (open, or under a lapsed lease)."""
     rows = session.scalars(
         select(InboxSlot.completion_id)
-        .where(InboxSlot.task_id == task_id, InboxSlot.state == "open")
+        .where(InboxSlot.task_id == task_id, _claimable(utcnow()))
         .distinct()
         .order_by(InboxSlot.completion_id)
         .offset(offset)

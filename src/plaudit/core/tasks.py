@@ -12,7 +12,7 @@ from plaudit.core.forms import check_schema
 from plaudit.core.tags import parse_selector
 from plaudit.db.base import utcnow
 from plaudit.db.models import FeedbackTask, FeedbackTaskVersion
-from plaudit.errors import Invalid, NotFound
+from plaudit.errors import Conflict, Invalid, NotFound
 
 MAX_REVIEWS_PER_ITEM = 20
 
@@ -23,6 +23,17 @@ def _check_name(name: object) -> str:
     if len(name) > 200 or "\x00" in name:
         raise Invalid("name must be at most 200 characters, without NUL bytes", path="name")
     return name.strip()
+
+
+def _check_instruction(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 100_000 or "\x00" in value:
+        raise Invalid(
+            "instruction must be a string of at most 100,000 characters, without NUL bytes",
+            path="instruction",
+        )
+    return value
 
 
 def _check_reviews(value: object) -> int:
@@ -45,7 +56,7 @@ def create_task(
     name: object,
     json_schema: object,
     completion_tags_selector: object = None,
-    instruction: str | None = None,
+    instruction: object = None,
     reviews_per_item: object = 1,
 ) -> FeedbackTask:
     task = FeedbackTask(
@@ -53,7 +64,7 @@ def create_task(
         name=_check_name(name),
         json_schema=check_schema(json_schema),
         completion_tags_selector=parse_selector(completion_tags_selector),
-        instruction=instruction or None,
+        instruction=_check_instruction(instruction),
         reviews_per_item=_check_reviews(reviews_per_item),
         version=1,
     )
@@ -88,10 +99,12 @@ def list_tasks(
 
 def update_task(session: Session, task: FeedbackTask, changes: dict[str, Any]) -> FeedbackTask:
     """Apply an edit; a changed schema becomes a new version, a changed selector re-matches."""
+    if task.archived_at is not None:
+        raise Conflict(f"feedback task '{task.id}' is archived and cannot be edited")
     if "name" in changes:
         task.name = _check_name(changes["name"])
     if "instruction" in changes:
-        task.instruction = changes["instruction"] or None
+        task.instruction = _check_instruction(changes["instruction"])
     if "json_schema" in changes:
         schema = check_schema(changes["json_schema"])
         if schema != task.json_schema:

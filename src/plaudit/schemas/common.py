@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Paging offsets beyond this are refused (422): the databases' 64-bit OFFSET would overflow.
+MAX_OFFSET = 1_000_000_000
+
 
 class Page(BaseModel):
     """log10's list envelope, kept for every list: ``{"data": [...], "total": n}``."""

@@ -33,9 +33,10 @@ class CompletionWrite(BaseModel):
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = Field(None, description="Free-form, merged on upsert.")
     created_at: datetime | None = None
+    organization_id: str | None = Field(None, description="Checked against the caller's.")
 
     def fields(self) -> dict[str, Any]:
-        data = self.model_dump(exclude_unset=True, exclude={"id", "metadata"})
+        data = self.model_dump(exclude_unset=True, exclude={"id", "metadata", "organization_id"})
         if self.metadata:
             data["extra"] = self.metadata
         return data

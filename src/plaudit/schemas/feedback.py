@@ -39,6 +39,7 @@ class FeedbackUpdate(BaseModel):
 
     json_values: dict[str, Any] | None = None
     comment: str | None = None
+    organization_id: str | None = Field(None, description="Checked against the caller's.")
 
 
 class InboxSubmit(BaseModel):
@@ -46,3 +47,4 @@ class InboxSubmit(BaseModel):
 
     json_values: dict[str, Any]
     comment: str | None = None
+    organization_id: str | None = Field(None, description="Checked against the caller's.")

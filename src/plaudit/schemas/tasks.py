@@ -27,6 +27,7 @@ class TaskUpdate(BaseModel):
     completion_tags_selector: list[str] | str | None = None
     instruction: str | None = Field(None, max_length=100_000)
     reviews_per_item: int | None = None
+    organization_id: str | None = Field(None, description="Checked against the caller's.")
 
 
 def task_dict(task: FeedbackTask) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from plaudit.db.models.feedback import (
     FeedbackTask,
     FeedbackTaskVersion,
 )
-from plaudit.db.models.inbox import InboxSlot
+from plaudit.db.models.inbox import InboxSkip, InboxSlot
 from plaudit.db.models.model import Model
 from plaudit.db.models.org import ApiKey, Organization, User
 
@@ -39,6 +39,7 @@ __all__ = [
     "FeedbackRevision",
     "FeedbackTask",
     "FeedbackTaskVersion",
+    "InboxSkip",
     "InboxSlot",
     "Model",
     "Organization",

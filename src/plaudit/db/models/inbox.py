@@ -34,3 +34,16 @@ class InboxSlot(Base):
     reviewer_id: Mapped[str | None] = mapped_column(String(36))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     feedback_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class InboxSkip(Base):
+    """A reviewer passed on an item; they are not offered it again for this task."""
+
+    __tablename__ = "inbox_skips"
+
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("feedback_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    completion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = created_column()

@@ -123,5 +123,6 @@ def tags_search(
 @router.post("/api/sessions")
 def create_session(body: LooseBody, principal: CurrentPrincipal) -> dict[str, str]:
     """Sessions are implicit in plaudit; hand out an id for clients that ask."""
+    principal.require("ingest")
     check_org(principal, body.get("organization_id"))
     return {"sessionID": str(uuid.uuid4())}

@@ -42,7 +42,7 @@ def update_feedback(
     principal.require("reviewer")
     item = feedback_service.get_feedback(session, principal.org_id, feedback_id)
     updated = feedback_service.update_feedback(
-        session, principal, item, body.model_dump(exclude_unset=True)
+        session, principal, item, body.model_dump(exclude_unset=True, exclude={"organization_id"})
     )
     return feedback_service.feedback_dict(session, updated)
 

@@ -10,8 +10,9 @@ from plaudit.api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from plaudit.api.jsonio import ORJSONRoute
 from plaudit.core import completions, inbox, tasks
 from plaudit.core import feedback as feedback_service
+from plaudit.schemas.common import MAX_OFFSET
 from plaudit.schemas.completions import completions_dicts
-from plaudit.schemas.feedback import FeedbackCreate, InboxSubmit
+from plaudit.schemas.feedback import InboxSubmit
 
 router = APIRouter(
     prefix="/api/v1/feedback_task/{task_id}/inbox", tags=["inbox"], route_class=ORJSONRoute
@@ -23,7 +24,7 @@ def inbox_overview(
     task_id: str,
     session: SessionDep,
     principal: CurrentPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """Counts of open/claimed/done review slots and a page of open completion ids."""
@@ -64,17 +65,10 @@ def submit(
     task_id: str, completion_id: str, body: InboxSubmit, session: SessionDep,
     principal: CurrentPrincipal,
 ) -> dict[str, Any]:  # fmt: skip
-    """Give feedback on a claimed item; its slot is closed and the lease released."""
+    """Give feedback on the item you claimed; its slot is closed and the lease released."""
     principal.require("reviewer")
-    created = feedback_service.create_feedback(
-        session,
-        principal,
-        FeedbackCreate(
-            task_id=task_id,
-            json_values=body.json_values,
-            comment=body.comment,
-            completion_ids=[completion_id],
-        ).to_input(),
+    created = feedback_service.submit_inbox_review(
+        session, principal, task_id, completion_id, body.json_values, body.comment
     )
     return feedback_service.feedback_dict(session, created)
 

@@ -21,7 +21,11 @@ def update_task(
     """Edit a task. A changed `json_schema` makes a new version; old feedback keeps its own."""
     principal.require()
     task = tasks.get_task(session, principal.org_id, task_id)
-    return task_dict(tasks.update_task(session, task, body.model_dump(exclude_unset=True)))
+    return task_dict(
+        tasks.update_task(
+            session, task, body.model_dump(exclude_unset=True, exclude={"organization_id"})
+        )
+    )
 
 
 @router.post("/{task_id}/archive")
