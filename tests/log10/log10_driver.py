@@ -5,7 +5,9 @@ Usage: ``python log10_driver.py < steps.json``. Each step is one of
 - ``{"cli": [args...], "save": {"name": "regex with one group"}}``: the ``log10`` CLI (its click
   group, invoked in this process so one interpreter start serves many commands); ``$name`` in
   args is replaced by values saved from earlier outputs;
-- ``{"call": "<function below>", "kwargs": {...}}``: an SDK path.
+- ``{"call": "<function below>", "kwargs": {...}, "save_as": "name"}``: an SDK path (its
+  result's ``id`` saved as ``$name``);
+- either may carry ``"env": {...}``, set for that step only.
 
 It prints one JSON line, after MARKER, holding one result per step. Configuration comes from the
 environment (LOG10_URL, LOG10_TOKEN, LOG10_ORG_ID, OPENAI_*, ANTHROPIC_*), read by log10 at import.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import string
 import sys
@@ -103,23 +106,27 @@ def anthropic_messages(tags: list[str], prompt: str, stream_prompt: str) -> dict
     return {"content": message.content[0].text, "stream_content": streamed}
 
 
-def mock_chat(tags: list[str], prompt: str, reply: str) -> dict[str, Any]:
+def mock_chat(tags: list[str], prompt: str, reply: str, token: str | None = None) -> dict[str, Any]:
     from log10.completions.completions import Completions
+    from log10.llm import Log10Config
 
-    result = Completions().mock_chat_completions(
+    result = Completions(Log10Config(token=token)).mock_chat_completions(
         model="gpt-4o",
         messages=[{"role": "user", "content": prompt}],
         response_content=reply,
         tags=tags,
     )
+    if result is None:  # the client logs a failed post and returns None
+        return {"id": None}
     return {"id": result.id.removeprefix("chatcmpl-"), "content": _content(result)}
 
 
-def task_create(**kwargs: Any) -> dict[str, Any]:
+def task_create(token: str | None = None, **kwargs: Any) -> dict[str, Any]:
     from log10.feedback.feedback_task import FeedbackTask
+    from log10.llm import Log10Config
 
     try:
-        response = FeedbackTask().create(**kwargs)
+        response = FeedbackTask(Log10Config(token=token)).create(**kwargs)
     except Exception as exc:  # the client re-raises httpx errors after logging them
         return _http_error(exc)
     return {"status": response.status_code, "body": response.json()}
@@ -135,21 +142,23 @@ def task_get(id: str) -> dict[str, Any]:
     return {"status": response.status_code, "body": response.json()}
 
 
-def feedback_create(**kwargs: Any) -> dict[str, Any]:
+def feedback_create(token: str | None = None, **kwargs: Any) -> dict[str, Any]:
     from log10.feedback.feedback import Feedback
+    from log10.llm import Log10Config
 
     try:
-        response = Feedback().create(**kwargs)
+        response = Feedback(Log10Config(token=token)).create(**kwargs)
     except Exception as exc:
         return _http_error(exc)
     return {"status": response.status_code, "body": response.json()}
 
 
-def feedback_list(**kwargs: Any) -> dict[str, Any]:
+def feedback_list(token: str | None = None, **kwargs: Any) -> dict[str, Any]:
     from log10.feedback.feedback import Feedback
+    from log10.llm import Log10Config
 
     try:
-        response = Feedback().list(**kwargs)
+        response = Feedback(Log10Config(token=token)).list(**kwargs)
     except Exception as exc:
         return _http_error(exc)
     return {"status": response.status_code, "body": response.json()}
@@ -196,6 +205,8 @@ def main() -> None:
     saved: dict[str, str] = {}
     results = []
     for step in steps:
+        before = {k: os.environ.get(k) for k in step.get("env", {})}
+        os.environ.update(step.get("env", {}))  # read by Log10Config() when a command builds one
         if "cli" in step:
             args = [string.Template(a).safe_substitute(saved) for a in step["cli"]]
             result = run_cli(args)
@@ -205,6 +216,13 @@ def main() -> None:
                     saved[name] = found.group(1)
         else:
             result = CALLS[step["call"]](**step.get("kwargs", {}))
+            if "save_as" in step:
+                saved[step["save_as"]] = str(result.get("id"))
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         results.append(result)
     sys.stdout.write("\n" + MARKER + json.dumps({"results": results, "saved": saved}) + "\n")
 

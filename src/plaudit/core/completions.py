@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
 from plaudit.core.bulk import insert_completion_rows, insert_tag_links
-from plaudit.core.sql import chunked
+from plaudit.core.sql import chunked, insert_ignore
 from plaudit.core.tags import ensure_tags, normalise_tags, selector_tag_ids, tagged_with_all
 from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import Completion, CompletionTag, Tag
@@ -172,6 +172,21 @@ def _new_row(org_id: str, completion_id: str, fields: dict[str, Any], now: datet
     }  # fmt: skip
     row.update(fields)
     return row
+
+
+def lock_completion_id(
+    session: Session, org_id: str, completion_id: str, status: str | None
+) -> None:
+    """Make sure ``completion_id`` has a row and hold its row lock until commit.
+
+    log10's async clients post "started" and "finished" for a fresh client-made id at the same
+    moment. Without this, on PostgreSQL both transactions insert the id and one fails; with it
+    the second waits for the first, then merges into its row (no status downgrade). The
+    placeholder carries the incoming status so the caller's own upsert merges into it as is.
+    """
+    placeholder = _new_row(org_id, completion_id, {"status": status or "finished"}, utcnow())
+    insert_ignore(session, Completion, [placeholder])
+    session.execute(select(Completion.id).where(Completion.id == completion_id).with_for_update())
 
 
 def upsert_completion(

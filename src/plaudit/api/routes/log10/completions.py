@@ -39,7 +39,10 @@ def _upsert(session: Any, principal: Any, completion_id: str, body: dict[str, An
     principal.require("ingest")
     check_org(principal, body.get("organization_id"))
     completions.check_id(completion_id)
-    completions.upsert_completions(session, principal.org_id, [(completion_id, log10_fields(body))])
+    fields = log10_fields(body)
+    # Serialise concurrent posts for one id (log10's async started/finished race each other).
+    completions.lock_completion_id(session, principal.org_id, completion_id, fields.get("status"))
+    completions.upsert_completions(session, principal.org_id, [(completion_id, fields)])
 
 
 @router.post("/api/completions/{completion_id}")
