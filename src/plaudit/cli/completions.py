@@ -75,14 +75,14 @@ def list_completions(
         print_json(page)
         return
     rows = [
-        (c["id"], c.get("status"), c.get("model"), ", ".join(c.get("tags") or []),
+        (c["id"], c.get("status"), ", ".join(c.get("tags") or []),
          compact(prompt_text(c.get("request") or {}), 40),
-         compact(reply_text(c.get("response") or {}), 40), when(c.get("created_at")))
+         compact(reply_text(c.get("response") or {}), 40))
         for c in page["data"]
     ]  # fmt: skip
-    columns = ["id", "status", "model", "tags", "prompt", "completion", "created"]
-    print_table("Completions", columns, rows)
-    console.print(f"Total completions: {page['total']}", highlight=False)
+    columns = ["id", "status", "tags", "prompt", "completion"]
+    print_table("Completions", columns, rows, no_wrap=["id", "status"])
+    console.print(f"Total completions: {page['total']}", highlight=False, soft_wrap=True)
 
 
 @completions_app.command("get")
@@ -110,7 +110,7 @@ def get_completion(
         ("completion", reply_text(c.get("response") or {})),
         ("created_at", when(c.get("created_at"))),
     ]
-    print_table("Completion", ["field", "value"], rows)
+    print_table("Completion", ["field", "value"], rows, no_wrap=["field"])
 
 
 @completions_app.command("download")
@@ -134,7 +134,7 @@ def download_completions(
             f"{PATH}/download",
             filters,
             file=file,
-            noun="completions",
+            noun="completion",
             total=total,
             offset=offset,
             limit=limit,

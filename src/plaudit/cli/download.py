@@ -35,9 +35,13 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending + b"\n"
 
 
+def _plural(noun: str, count: int) -> str:
+    return noun if count == 1 else noun + "s"
+
+
 def _progress(noun: str) -> Progress:
     return Progress(
-        TextColumn(f"Downloading {noun}"),
+        TextColumn(f"Downloading {noun}s"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -121,7 +125,11 @@ def download_jsonl(
                 partial.unlink(missing_ok=True)
     if partial is not None and target is not None:
         os.replace(partial, target)
-        err_console.print(f"Downloaded {rows} {noun} to {target}", highlight=False)
+        err_console.print(
+            f"Downloaded {rows} {_plural(noun, rows)} to {target}", highlight=False, soft_wrap=True
+        )
     else:
-        err_console.print(f"Downloaded {rows} {noun}", highlight=False)
+        err_console.print(
+            f"Downloaded {rows} {_plural(noun, rows)}", highlight=False, soft_wrap=True
+        )
     return rows

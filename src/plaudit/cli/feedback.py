@@ -8,7 +8,7 @@ import typer
 
 from plaudit.cli.download import download_jsonl
 from plaudit.cli.http import client
-from plaudit.cli.options import JsonFlag, compact, parse_json_option, split_list, when
+from plaudit.cli.options import JsonFlag, QuietFlag, compact, parse_json_option, split_list, when
 from plaudit.cli.output import console, fail, print_json, print_table
 
 feedback_app = typer.Typer(
@@ -36,7 +36,7 @@ def _show(item: dict[str, Any]) -> None:
         ("created_at", when(item.get("created_at"))),
         ("updated_at", when(item.get("updated_at"))),
     ]
-    print_table("Feedback", ["field", "value"], rows)
+    print_table("Feedback", ["field", "value"], rows, no_wrap=["field"])
 
 
 @feedback_app.command("create")
@@ -58,6 +58,7 @@ def create_feedback(
         False, "--allow-unmatched", help="Store the feedback even if no completion matches."
     ),
     json_output: bool = JsonFlag,
+    quiet: bool = QuietFlag,
 ) -> None:
     """Give feedback: values are checked against the task's schema before anything is stored."""
     body: dict[str, Any] = {
@@ -74,10 +75,14 @@ def create_feedback(
     if json_output:
         print_json(item)
         return
+    if quiet:
+        console.print(item["id"], highlight=False, soft_wrap=True)
+        return
     matched = item.get("matched_completion_ids") or []
     console.print(
         f"feedback {item['id']} recorded on {len(matched)} completion(s): {', '.join(matched)}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -99,13 +104,12 @@ def list_feedback(
         return
     rows = [
         (f["id"], f.get("task_name") or f["task_id"], compact(f.get("json_values")),
-         "\n".join(f.get("matched_completion_ids") or []), compact(f.get("comment"), 40),
-         when(f.get("created_at")))
+         compact(f.get("comment"), 40), len(f.get("matched_completion_ids") or []))
         for f in page["data"]
     ]  # fmt: skip
-    columns = ["id", "task", "values", "completions", "comment", "created"]
-    print_table("Feedback", columns, rows)
-    console.print(f"Total feedback: {page['total']}", highlight=False)
+    columns = ["id", "task", "values", "comment", "completions"]
+    print_table("Feedback", columns, rows, no_wrap=["id"])
+    console.print(f"Total feedback: {page['total']}", highlight=False, soft_wrap=True)
 
 
 @feedback_app.command("get")
@@ -140,7 +144,7 @@ def download_feedback(
             f"{PATH}/download",
             {"task_id": task_id, "completion_id": completion_id},
             file=file,
-            noun="feedback items",
+            noun="feedback item",
             total=total,
             offset=offset,
             limit=limit,
@@ -181,4 +185,4 @@ def delete_feedback(
     if json_output:
         print_json(result)
     else:
-        console.print(f"deleted feedback {feedback_id}", highlight=False)
+        console.print(f"deleted feedback {feedback_id}", highlight=False, soft_wrap=True)

@@ -33,7 +33,9 @@ def claim_next(task_id: str = TaskIdOption, json_output: bool = JsonFlag) -> Non
     item = claimed.get("item")
     if item is None:
         counts = claimed.get("counts") or {}
-        console.print(f"Nothing left to review ({compact(counts)}).", highlight=False)
+        console.print(
+            f"Nothing left to review ({compact(counts)}).", highlight=False, soft_wrap=True
+        )
         return
     completion, task = item["completion"], claimed["task"]
     rows = [
@@ -44,7 +46,7 @@ def claim_next(task_id: str = TaskIdOption, json_output: bool = JsonFlag) -> Non
         ("form", compact(task.get("json_schema"), 2000)),
         ("lease_expires_at", item.get("lease_expires_at")),
     ]
-    print_table(f"Review for task {task['name']}", ["field", "value"], rows)
+    print_table(f"Review for task {task['name']}", ["field", "value"], rows, no_wrap=["field"])
     console.print(
         f"Answer with: plaudit inbox submit --task-id {task_id} "
         f"--completion-id {completion['id']} --values '{{...}}'",
@@ -68,7 +70,9 @@ def submit(
     if json_output:
         print_json(item)
     else:
-        console.print(f"feedback {item['id']} recorded on {completion_id}", highlight=False)
+        console.print(
+            f"feedback {item['id']} recorded on {completion_id}", highlight=False, soft_wrap=True
+        )
 
 
 @inbox_app.command("skip")
@@ -83,7 +87,7 @@ def skip(
     if json_output:
         print_json(result)
     else:
-        console.print(f"skipped {completion_id}", highlight=False)
+        console.print(f"skipped {completion_id}", highlight=False, soft_wrap=True)
 
 
 @inbox_app.command("status")
@@ -104,4 +108,6 @@ def status(
     print_table(f"Inbox of task {task_id}", ["", "count"], rows)
     open_ids = overview.get("open") or []
     if open_ids:
-        console.print("Open: " + ", ".join(str(i) for i in open_ids), highlight=False)
+        console.print(
+            "Open: " + ", ".join(str(i) for i in open_ids), highlight=False, soft_wrap=True
+        )

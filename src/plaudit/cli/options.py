@@ -11,6 +11,7 @@ import typer
 from plaudit.cli.output import fail
 
 JsonFlag = typer.Option(False, "--json", help="Print the server's JSON instead of a table.")
+QuietFlag = typer.Option(False, "--quiet", "-q", help="Print only the new id (for scripts).")
 
 
 def parse_json_option(raw: str, option: str, *, want_object: bool = True) -> Any:

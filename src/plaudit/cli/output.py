@@ -19,10 +19,19 @@ def print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    no_wrap: Sequence[str] = (),
+) -> None:
+    """``no_wrap`` columns (ids, times) are never folded, so they can be copied whole."""
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column in no_wrap:
+            table.add_column(column, no_wrap=True, overflow="ignore")
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)

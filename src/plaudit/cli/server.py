@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from sqlalchemy.orm import Session
 
 from plaudit.cli.output import console, fail, print_json, print_table
 from plaudit.config import get_settings
-from plaudit.db.migrate import upgrade
-from plaudit.db.session import make_engine, make_sessionmaker, session_scope
-from plaudit.errors import PlauditError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# SQLAlchemy and Alembic are imported inside the commands that use them: every `plaudit`
+# invocation imports this module, and client-side commands should start fast.
 
 T = TypeVar("T")
 
@@ -23,6 +25,10 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed; only the prefix is 
 @contextmanager
 def database() -> Iterator[Session]:
     """A migrated database and one transaction; domain errors become one-line failures."""
+    from plaudit.db.migrate import upgrade
+    from plaudit.db.session import make_engine, make_sessionmaker, session_scope
+    from plaudit.errors import PlauditError
+
     engine = make_engine(get_settings().resolved_database_url())
     try:
         upgrade(engine)
@@ -42,11 +48,16 @@ def serve(
     """Apply migrations, then serve the API and web UI."""
     import uvicorn
 
+    from plaudit.db.migrate import upgrade
+    from plaudit.db.session import make_engine
+
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     engine.dispose()
-    console.print(f"plaudit serving on http://{host}:{port}  (database: {_safe_url()})")
+    console.print(
+        f"plaudit serving on http://{host}:{port}  (database: {_safe_url()})", soft_wrap=True
+    )
     uvicorn.run(
         "plaudit.api.app:create_app",
         factory=True,

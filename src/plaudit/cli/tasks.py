@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from plaudit.cli.http import client
-from plaudit.cli.options import JsonFlag, compact, parse_json_option, split_list, when
+from plaudit.cli.options import JsonFlag, QuietFlag, compact, parse_json_option, split_list, when
 from plaudit.cli.output import console, fail, print_json, print_table
 
 tasks_app = typer.Typer(
@@ -35,7 +35,7 @@ def _show(task: dict[str, Any]) -> None:
         ("created_at", when(task.get("created_at"))),
         ("json_schema", compact(task.get("json_schema"), 2000)),
     ]
-    print_table(f"Feedback task {task['name']}", ["field", "value"], rows)
+    print_table(f"Feedback task {task['name']}", ["field", "value"], rows, no_wrap=["field"])
 
 
 @tasks_app.command("create")
@@ -52,6 +52,7 @@ def create_task(
         1, "--reviews-per-item", help="Independent reviews wanted per completion."
     ),
     json_output: bool = JsonFlag,
+    quiet: bool = QuietFlag,
 ) -> None:
     """Create a feedback task and print its id."""
     body = {
@@ -65,8 +66,12 @@ def create_task(
         task = api.post(PATH, body)
     if json_output:
         print_json(task)
+    elif quiet:
+        console.print(task["id"], highlight=False, soft_wrap=True)
     else:
-        console.print(f"Use this task_id to add feedback: {task['id']}", highlight=False)
+        console.print(
+            f"Use this task_id to add feedback: {task['id']}", highlight=False, soft_wrap=True
+        )
 
 
 @tasks_app.command("list")
@@ -84,14 +89,12 @@ def list_tasks(
         return
     rows = [
         (t["id"], t["name"], ", ".join(t.get("completion_tags_selector") or []),
-         ", ".join(t.get("json_schema", {}).get("required") or []), t.get("version"),
-         when(t.get("created_at")))
+         ", ".join(t.get("json_schema", {}).get("required") or []), t.get("version"))
         for t in page["data"]
     ]  # fmt: skip
-    print_table(
-        "Feedback tasks", ["id", "name", "selector", "required", "version", "created"], rows
-    )
-    console.print(f"Total tasks: {page['total']}", highlight=False)
+    columns = ["id", "name", "selector", "required", "v"]
+    print_table("Feedback tasks", columns, rows, no_wrap=["id"])
+    console.print(f"Total tasks: {page['total']}", highlight=False, soft_wrap=True)
 
 
 @tasks_app.command("get")
@@ -154,4 +157,6 @@ def archive_task(
     if json_output:
         print_json(task)
     else:
-        console.print(f"archived task {task['id']} ({task['name']})", highlight=False)
+        console.print(
+            f"archived task {task['id']} ({task['name']})", highlight=False, soft_wrap=True
+        )
