@@ -163,6 +163,11 @@ def load_assignment(
         raise Forbidden(f"assignment '{assignment_id}' belongs to another contributor")
     if not renew:
         return assignment
+    if assignment.state == "expired":
+        raise Conflict(
+            f"your lease on assignment '{assignment_id}' expired and the unit was "
+            "given to someone else; ask for the next unit"
+        )
     if assignment.state != "active":
         raise Conflict(
             f"assignment '{assignment_id}' is {assignment.state}: it can no longer be changed"
