@@ -1,0 +1,143 @@
+"""Conversation rules: reload/disconnect, model error + retry, near identical, answers, ids."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from chathelp import GOOD, ONTOLOGY, finish_turn, ids_text, parse_sse, register, tag
+
+from plaudit.chat.ontology import normalise_ontology, questions
+
+
+def start(chat, cml, who="c1"):
+    job_id = chat.job(cml, "topic\nx\n")
+    return job_id, chat.next(job_id, who)["assignment"]["id"]
+
+
+def test_a_dropped_stream_completes_server_side_and_reload_continues(
+    chat, engine, org, fake, live_server
+):
+    slow = [register(engine, org.id, f"slow-{n}", fake.url_with(latency_ms=300) + "/v1",
+                     upstream=f"fake-{n}") for n in ("echo", "terse")]  # fmt: skip
+    job_id, aid = start(chat, tag(source_data=ids_text(slow)))
+    headers = chat.h("c1")
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        with client.stream("POST", f"/api/v1/assignments/{aid}/turns", headers=headers,
+                           json={"prompt": "are you still there?"}) as response:  # fmt: skip
+            assert response.status_code == 200
+            first = next(response.iter_text())
+            assert first.startswith("event: turn")
+        # the client went away before any model answered; the server keeps going
+        deadline = time.monotonic() + 20
+        while True:
+            state = client.get(f"/api/v1/assignments/{aid}", headers=headers).json()
+            responses = state["turns"][0]["responses"]
+            if all(r["state"] == "done" for r in responses) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert [r["state"] for r in responses] == ["done", "done"]
+    assert any(r["text"].startswith("You said: are you still there?") for r in responses)
+    assert state["limits"]["can_send"] is False  # answers and a selection are still missing
+    # every model call was logged as a completion tagged with job, unit, turn and model
+    listed = chat.client.get("/api/v1/completions", params={"tags": f"job:{job_id},turn:0"},
+                             headers=chat.h()).json()  # fmt: skip
+    tags = sorted(t for c in listed["data"] for t in c["tags"] if t.startswith("model:"))
+    assert tags == sorted(f"model:{m}" for m in slow)
+    finish_turn(chat, aid, "c1", 0)
+    chat.submit(aid, "c1")
+
+
+def test_a_failed_model_can_be_retried_alone(chat, engine, org, fake):
+    # fail_first counts per option set: a fresh seed makes this run's counter its own
+    endpoint = fake.url_with(fail_first=1, seed=time.time_ns() % 1_000_000_007) + "/v1"
+    flaky = register(engine, org.id, "flaky", endpoint, upstream="fake-terse")  # fmt: skip
+    _, aid = start(chat, tag(source_data=ids_text([chat.models[0], flaky])))
+    events = chat.send(aid, "c1", "flaky?")
+    errors = [d for e, d in events if e == "error"]
+    assert len(errors) == 1
+    failed = errors[0]["label"]
+    assert str(flaky) not in errors[0]["message"] and "flaky" not in errors[0]["message"]
+    state = chat.state(aid, "c1")
+    assert state["limits"]["can_send"] is False
+    ok = next(r["label"] for r in state["turns"][0]["responses"] if r["label"] != failed)
+    chat.call("POST", aid, "c1", "/turns/0/retry", {"label": ok}, status=409)  # did not fail
+    chat.select(aid, "c1", 0, label=failed, status=409)
+    response = chat.client.post(f"/api/v1/assignments/{aid}/turns/0/retry",
+                                json={"label": failed}, headers=chat.h("c1"))  # fmt: skip
+    retried = parse_sse(response.text)
+    assert [e for e, _ in retried] == ["turn", *(["delta"] * (len(retried) - 3)), "done", "end"]
+    assert retried[0][1]["responses"] == [{"label": failed, "position": ord(failed[-1]) - ord("A")}]
+    state = chat.state(aid, "c1")
+    again = next(r for r in state["turns"][0]["responses"] if r["label"] == failed)
+    assert again["state"] == "done" and again["attempts"] == 2
+    finish_turn(chat, aid, "c1", 0)
+
+
+def test_near_identical_is_a_recorded_random_pick(chat):
+    job_id, aid = start(chat, tag(source_data=ids_text(chat.models), enhanced="true"))
+    chat.send(aid, "c1", "pick for me")
+    chat.answer_all(aid, "c1", 0)
+    state = chat.select(aid, "c1", 0, near_identical=True)
+    selection = state["turns"][0]["selection"]
+    assert selection["near_identical"] and selection["random_pick"]
+    assert selection["label"] in {"Response A", "Response B", "Response C"}
+    chat.submit(aid, "c1")
+    record = chat.results(job_id)[0]
+    turn = record["annotation"]["annotation"]["chat"]["0"]
+    assert turn["nearIdentical"] is True
+    assert sum(c["selection"] for c in turn["completion"]) == 1
+    assert record["chat_0_near_identical"] is True
+
+
+def test_answers_and_selection_gate_the_next_turn(chat):
+    _, aid = start(chat, tag(source_data=ids_text(chat.models[:2])))
+    chat.send(aid, "c1", "first")
+    error = chat.send(aid, "c1", "second", status=409)["error"]["message"]
+    assert "turn 0 is not complete" in error and "Response A: answers" in error
+    chat.answer(aid, "c1", 0, "Response A", {"quality": 9}, status=422)
+    chat.answer(aid, "c1", 0, "Response A", {"unknown": 1}, status=422)
+    chat.answer(aid, "c1", 0, "Response Z", GOOD, status=422)
+    chat.answer(aid, "c1", 0, "Response A", {"quality": 3})  # partial answers are kept
+    state = chat.answer(aid, "c1", 0, "Response A", {"is_this_response_factually_correct": "no"})
+    assert state["turns"][0]["responses"][0]["answers"] == {
+        "quality": 3, "is_this_response_factually_correct": "no"}  # fmt: skip
+    chat.answer(aid, "c1", 0, "Response B", GOOD)
+    error = chat.send(aid, "c1", "second", status=409)["error"]["message"]
+    assert "select the response" in error
+    chat.select(aid, "c1", 0, label="Response B")
+    chat.send(aid, "c1", "second")
+    chat.select(aid, "c1", 0, label="Response A", status=409)  # turn 0 is closed now
+    error = chat.submit(aid, "c1", status=409)["error"]["message"]
+    assert "turn 1" in error
+
+
+def test_model_ids_are_never_shown_to_contributors(chat):
+    _, aid = start(chat, tag(source_data=ids_text(chat.models)))
+    events = chat.send(aid, "c1", "who are you?")
+    finish_turn(chat, aid, "c1", 0)
+    state = chat.state(aid, "c1")
+    text = str(events) + str(state)
+    assert "model_id" not in text and "modelId" not in text and "fake-" not in text
+    order = [r["label"] for r in state["turns"][0]["responses"]]
+    assert order == ["Response A", "Response B", "Response C"]
+
+
+def test_ontology_question_ids_are_generated_and_kept_on_edit(chat):
+    schema = normalise_ontology(ONTOLOGY)
+    ids = {q.name: q.id for q in questions(schema)}
+    assert len(set(ids.values())) == 4
+    assert {q.name: q.type_name for q in questions(schema)} == {
+        "is_this_response_factually_correct": "Multiple Choice", "quality": "Rating Scale",
+        "issues": "Checkboxes", "comment": "Text"}  # fmt: skip
+    job = chat.create(tag(source_data=str(chat.models[0])))
+    first = job["ontology"]["properties"]["quality"]["x-question-id"]
+    edited = {**ONTOLOGY, "properties": {**ONTOLOGY["properties"],
+              "new_one": {"type": "string"}}}  # fmt: skip
+    response = chat.client.patch(f"/api/v1/jobs/{job['id']}", json={"ontology": edited},
+                                 headers=chat.h())  # fmt: skip
+    props = response.json()["ontology"]["properties"]
+    assert props["quality"]["x-question-id"] == first and props["new_one"]["x-question-id"]
+    bad = {"type": "object", "properties": {"q": {"type": "object"}}}
+    error = chat.create(tag(source_data=str(chat.models[0])), ontology=bad, status=422)["error"]
+    assert error["path"] == "ontology.properties.q"
