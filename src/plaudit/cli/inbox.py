@@ -105,7 +105,7 @@ def status(
     counts = overview.get("counts") or {}
     rows = [(name, value) for name, value in counts.items()]
     rows.append(("reviews_per_item", overview.get("reviews_per_item")))
-    print_table(f"Inbox of task {task_id}", ["", "count"], rows)
+    print_table("Inbox", ["", "count"], rows)
     open_ids = overview.get("open") or []
     if open_ids:
         console.print(
