@@ -6,7 +6,7 @@ Usage: ``python log10_driver.py < steps.json``. Each step is one of
   group, invoked in this process so one interpreter start serves many commands); ``$name`` in
   args is replaced by values saved from earlier outputs;
 - ``{"call": "<function below>", "kwargs": {...}, "save_as": "name"}``: an SDK path (its
-  result's ``id`` saved as ``$name``);
+  result's ``id`` saved as ``$name``; ``$name`` in kwargs strings is replaced too);
 - either may carry ``"env": {...}``, set for that step only.
 
 It prints one JSON line, after MARKER, holding one result per step. Configuration comes from the
@@ -215,7 +215,10 @@ def main() -> None:
                 if found:
                     saved[name] = found.group(1)
         else:
-            result = CALLS[step["call"]](**step.get("kwargs", {}))
+            kwargs = json.loads(
+                string.Template(json.dumps(step.get("kwargs", {}))).safe_substitute(saved)
+            )
+            result = CALLS[step["call"]](**kwargs)
             if "save_as" in step:
                 saved[step["save_as"]] = str(result.get("id"))
         for key, value in before.items():

@@ -40,6 +40,8 @@ class Log10:
     fake: FakeModelServer
     workdir: Path
     env_overrides: dict[str, str] = field(default_factory=dict)
+    saved: dict[str, str] = field(default_factory=dict)  # values the last run's steps saved
+    stderr: str = ""  # the last run's stderr: the client's logger writes there
 
     @property
     def env(self) -> dict[str, str]:
@@ -72,7 +74,7 @@ class Log10:
                 f"{done.stderr[-3000:]}"
             )
         payload = json.loads(done.stdout.rsplit(MARKER, 1)[1])
-        self.saved: dict[str, str] = payload["saved"]
+        self.saved, self.stderr = payload["saved"], done.stderr
         results: list[dict[str, Any]] = payload["results"]
         return results
 
