@@ -25,6 +25,14 @@ SCHEMA = {
 }
 
 
+def error_of(response: Any) -> dict[str, Any]:
+    """``{code, message, path}`` from either envelope (native, or log10's string ``error``)."""
+    body = response.json()
+    if isinstance(body.get("error"), dict):
+        return dict(body["error"])
+    return {"code": body.get("code"), "message": body.get("error"), "path": body.get("path")}
+
+
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -270,10 +270,10 @@ def _rows(
         return []
     links: dict[str, list[str]] = defaultdict(list)
     for feedback_id, completion_id in session.execute(
-        select(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id).where(
-            FeedbackCompletion.feedback_id.in_(ids)
-        )
-    ):
+        select(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id)
+        .where(FeedbackCompletion.feedback_id.in_(ids))
+        .order_by(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id)
+    ):  # ordered like the export, on every backend
         links[feedback_id].append(completion_id)
     rows = session.execute(select(*_ROW_COLUMNS).where(Feedback.id.in_(ids))).all()
     missing = {r[1] for r in rows} - task_names.keys()

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
-from referencing import Registry
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from referencing.exceptions import Unresolvable
 
 from plaudit.errors import Invalid
@@ -41,13 +42,49 @@ def check_schema(schema: Any, *, field: str = "json_schema") -> dict[str, Any]:
         ) from None
     if schema.get("type", "object") != "object":
         raise Invalid(f'{field} must describe an object ("type": "object")', path=field)
-    try:  # refuse unresolvable $refs now rather than at the first submission
-        _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).validate({})
-    except Unresolvable as exc:
-        raise Invalid(f"{field} has a $ref that cannot be resolved: {exc}", path=field) from None
-    except ValidationError:
-        pass
+    _check_refs(schema, field)
     return schema
+
+
+# Keywords whose values are data, not subschemas: a {"$ref": …} inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+_ROOT = "urn:plaudit:schema"
+
+
+def _check_refs(schema: dict[str, Any], field: str) -> None:
+    """Refuse every ``$ref`` that does not resolve inside the schema itself, now rather than
+    at the first submission (the server never fetches remote schemas)."""
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = _EMPTY_REGISTRY.with_resource(_ROOT, resource).resolver(base_uri=_ROOT)
+    if any("$id" in node for node, _path in _subschemas(schema) if node is not schema):
+        return  # nested base URIs: resolution is left to validation time
+    for node, path in _subschemas(schema):
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            continue
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise Invalid(
+                f"{field} has a $ref that cannot be resolved: {ref!r} (at {json_path(path)}); "
+                "references must point inside the schema",
+                path=field,
+            ) from None
+
+
+def _subschemas(schema: dict[str, Any]) -> list[tuple[dict[str, Any], list[Any]]]:
+    found: list[tuple[dict[str, Any], list[Any]]] = []
+    stack: list[tuple[Any, list[Any]]] = [(schema, [])]
+    while stack:  # iterative: no recursion limit to hit on deep schemas
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            found.append((node, path))
+            stack.extend(
+                (value, [*path, key]) for key, value in node.items() if key not in _DATA_KEYWORDS
+            )
+        elif isinstance(node, list):
+            stack.extend((value, [*path, i]) for i, value in enumerate(node))
+    return found
 
 
 @lru_cache(maxsize=512)

@@ -15,7 +15,9 @@ class TaskCreate(Lenient):
     json_schema: dict[str, Any] = Field(description="A JSON Schema (Draft 2020-12) object.")
     completion_tags_selector: list[str] | str | None = None
     instruction: str | None = Field(None, max_length=100_000)
-    reviews_per_item: int = Field(1, description="Independent reviews wanted per completion.")
+    reviews_per_item: int = Field(
+        1, strict=True, description="Independent reviews wanted per completion (1-20)."
+    )
     organization_id: str | None = None
 
 
@@ -26,7 +28,7 @@ class TaskUpdate(BaseModel):
     json_schema: dict[str, Any] | None = None
     completion_tags_selector: list[str] | str | None = None
     instruction: str | None = Field(None, max_length=100_000)
-    reviews_per_item: int | None = None
+    reviews_per_item: int | None = Field(None, strict=True)
     organization_id: str | None = Field(None, description="Checked against the caller's.")
 
 
