@@ -177,11 +177,21 @@ def post_completion_log(completion_id: str, rows: list[dict[str, Any]]) -> dict[
     return {"statuses": statuses}
 
 
+def legacy_llm_session() -> dict[str, Any]:
+    """The legacy `LLM` abstraction starts with POST /api/sessions (its later logging refuses
+    any host but log10.io, so only this first step can work against plaudit)."""
+    from log10.llm import LLM, Log10Config
+
+    llm = LLM({"model": "gpt-4o-mini"}, log10_config=Log10Config())
+    return {"session_id": llm.session_id, "logging": llm.log10_config is not None}
+
+
 CALLS = {
     f.__name__: f
     for f in (
         openai_chat, openai_stream, async_openai, anthropic_messages, mock_chat,
         task_create, task_get, feedback_create, feedback_list, post_completion_log,
+        legacy_llm_session,
     )
 }  # fmt: skip
 

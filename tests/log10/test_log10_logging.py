@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from log10_harness import Log10
@@ -29,11 +30,12 @@ def _fake_request_header(log10: Log10, prompt: str, header: str) -> str:
 
 def test_sync_openai_stream_and_mock_completions(log10: Log10) -> None:
     # Mock first: `OpenAI(tags=)` sets the process's tag context, which later calls inherit.
-    mock, chat, stream = log10.run(
+    mock, chat, stream, legacy = log10.run(
         [
             {"call": "mock_chat", "kwargs": {"tags": ["mocked"], "prompt": "p-mk", "reply": "hi"}},
             {"call": "openai_chat", "kwargs": {"tags": ["sync-chat", "a"], "prompt": "p-sync"}},
             {"call": "openai_stream", "kwargs": {"tags": ["sync-stream"], "prompt": "p-stream"}},
+            {"call": "legacy_llm_session"},
         ]
     )  # fmt: skip
     assert chat["content"] and stream["content"]
@@ -61,6 +63,8 @@ def test_sync_openai_stream_and_mock_completions(log10: Log10) -> None:
         "model": "gpt-4o",
     }
     assert _reply_text(mocked) == "hi" and mocked["stacktrace"] == []
+
+    assert legacy["logging"] and uuid.UUID(legacy["session_id"]).version == 4
 
 
 def test_httpx_paths_async_openai_and_anthropic(log10: Log10) -> None:
