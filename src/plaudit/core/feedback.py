@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import String, cast, func, insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
 from plaudit.core.forms import validate_values
 from plaudit.core.principal import Principal
-from plaudit.core.tags import parse_selector, selector_tag_ids, tagged_with_all
+from plaudit.core.tags import completions_tagged_with_all, parse_selector, selector_tag_ids
 from plaudit.core.tasks import get_task
 from plaudit.db.base import utcnow
 from plaudit.db.models import (
@@ -77,13 +78,8 @@ def _match(session: Session, org_id: str, data: FeedbackIn, selector: list[str])
         tag_ids = selector_tag_ids(session, org_id, selector)
         matched = []
         if tag_ids is not None:
-            matched = list(
-                session.scalars(
-                    select(Completion.id)
-                    .where(Completion.org_id == org_id, Completion.id.in_(tagged_with_all(tag_ids)))
-                    .order_by(Completion.created_at)
-                    .limit(data.max_matched_completions + 1)
-                )
+            matched = completions_tagged_with_all(
+                session, org_id, tag_ids, limit=data.max_matched_completions + 1
             )
     else:
         matched = []
@@ -330,19 +326,69 @@ def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
 def iter_feedback(
     session: Session, org_id: str, flt: FeedbackFilter, *, batch: int = 2000
 ) -> Iterator[dict[str, Any]]:
-    """Every matching item, oldest first, in constant memory (keyset pages of ``batch``)."""
-    base = _filtered(org_id, flt).add_columns(Feedback.created_at)
+    """Every matching item, oldest first, in constant memory.
+
+    One streamed query (a server-side cursor on PostgreSQL, fetched ``batch`` rows at a time)
+    that carries each item's task name and matched completion ids, so a million rows cost no
+    per-page queries; JSON columns pass through as orjson fragments (no parse/re-encode)."""
+    statement = _export_statement(
+        session.get_bind().dialect.name, bool(flt.task_id), bool(flt.completion_id)
+    )
+    params = {"org_id": org_id}
+    if flt.task_id:
+        params["task_id"] = flt.task_id
+    if flt.completion_id:
+        params["completion_id"] = flt.completion_id
+    result = session.execute(statement, params, execution_options={"yield_per": batch})
     task_names: dict[str, str] = {}
-    last: tuple[datetime, str] | None = None
-    while True:
-        query = base.order_by(Feedback.created_at, Feedback.id).limit(batch)
-        if last is not None:
-            query = query.where(
-                (Feedback.created_at > last[0])
-                | ((Feedback.created_at == last[0]) & (Feedback.id > last[1]))
+    fragment, loads = orjson.Fragment, orjson.loads
+    for rows in result.partitions():
+        for *row, task_name, links in rows:
+            if task_name is not None and row[1] not in task_names:
+                task_names[row[1]] = task_name
+            if links is None:
+                matched: list[str] = []
+            elif isinstance(links, str):  # SQLite: json_group_array text
+                matched = loads(links)
+            else:  # PostgreSQL: array_agg
+                matched = list(links)
+            yield _row_dict(row, task_names, matched, fragment)
+
+
+@lru_cache(maxsize=16)
+def _export_statement(dialect: str, by_task: bool, by_completion: bool) -> Any:
+    """The export query for a dialect and the filters in use (built once: binds only)."""
+    fb, link, task = Feedback.__table__, FeedbackCompletion.__table__, FeedbackTask.__table__
+    if dialect == "postgresql":
+        links: Any = (
+            select(func.array_agg(aggregate_order_by(link.c.completion_id, link.c.completion_id)))
+            .where(link.c.feedback_id == fb.c.id)
+            .scalar_subquery()
+        )
+    else:  # the PK walk yields each item's links in completion_id order, as _rows gives them
+        # Correlated directly: a FROM-subquery cannot see the outer row, so it aggregated the
+        # links of every item.
+        links = (
+            select(func.json_group_array(link.c.completion_id))
+            .where(link.c.feedback_id == fb.c.id)
+            .scalar_subquery()
+        )
+    query = (
+        select(
+            fb.c.id, fb.c.task_id, fb.c.task_version, cast(fb.c.json_values, String),
+            fb.c.comment, cast(fb.c.completion_tags_selector, String), fb.c.org_id,
+            fb.c.end_user_id, fb.c.created_at, fb.c.updated_at, task.c.name, links,
+        )
+        .select_from(fb.outerjoin(task, task.c.id == fb.c.task_id))
+        .where(fb.c.org_id == bindparam("org_id"), fb.c.deleted_at.is_(None))
+        .order_by(fb.c.created_at, fb.c.id)
+    )  # fmt: skip
+    if by_task:
+        query = query.where(fb.c.task_id == bindparam("task_id"))
+    if by_completion:
+        query = query.where(
+            fb.c.id.in_(
+                select(link.c.feedback_id).where(link.c.completion_id == bindparam("completion_id"))
             )
-        page = session.execute(query).all()
-        yield from _rows(session, [r[0] for r in page], task_names, raw=True)
-        if len(page) < batch:
-            return
-        last = (page[-1][1], page[-1][0])
+        )
+    return query

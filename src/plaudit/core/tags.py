@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, literal, select
 from sqlalchemy.orm import Session
 
-from plaudit.core.sql import insert_ignore
+from plaudit.core.sql import chunked, insert_ignore
 from plaudit.db.base import new_id, utcnow
-from plaudit.db.models import CompletionTag, Tag
+from plaudit.db.models import Completion, CompletionTag, Tag
 from plaudit.errors import Invalid
 
 MAX_TAG_LENGTH = 500
 MAX_TAGS_PER_COMPLETION = 100
+# How many links a tag's popularity probe reads at most: enough to tell a rare tag from a
+# common one, cheap enough (one short index range) to run on every selector lookup.
+RARITY_PROBE = 1000
 
 
 def normalise_tags(tags: Iterable[object], *, field: str = "tags") -> list[str]:
@@ -96,23 +100,111 @@ def search_tags(session: Session, org_id: str, query: str, limit: int = 20) -> l
     )
 
 
+_LINKS = CompletionTag.__table__
+_TAGS = Tag.__table__
+_COMPLETIONS = Completion.__table__
+
+
 def tagged_with_all(tag_ids: list[str]) -> Select[Any]:
-    """Completion ids carrying every one of ``tag_ids`` (AND semantics)."""
+    """Completion ids carrying every one of ``tag_ids`` (AND semantics).
+
+    The first tag drives the lookup (an index range over its links), the others are probes,
+    so pass the rarest first: ``selector_tag_ids`` orders them so."""
     first, *rest = tag_ids
-    query = select(CompletionTag.completion_id).where(CompletionTag.tag_id == first)
+    query = select(_LINKS.c.completion_id).where(_LINKS.c.tag_id == first)
     for tag_id in rest:
-        other = CompletionTag.__table__.alias()
+        other = _LINKS.alias()
         query = query.where(
             exists().where(
-                and_(other.c.completion_id == CompletionTag.completion_id, other.c.tag_id == tag_id)
+                and_(other.c.completion_id == _LINKS.c.completion_id, other.c.tag_id == tag_id)
             )
         )
     return query
 
 
+# Hot-path statements are built once with bind parameters: constructing and cache-keying a
+# fresh statement costs several times more than SQLite takes to run it.
+_TAGS_WITH_POPULARITY = select(
+    _TAGS.c.name,
+    _TAGS.c.id,
+    select(func.count())
+    .select_from(
+        select(_LINKS.c.completion_id)
+        .where(_LINKS.c.tag_id == _TAGS.c.id)
+        .limit(RARITY_PROBE)
+        .correlate(_TAGS)
+        .subquery()
+    )
+    .scalar_subquery(),
+).where(_TAGS.c.org_id == bindparam("org_id"), _TAGS.c.name.in_(bindparam("names", expanding=True)))
+
+_TAGS_BY_NAME = select(_TAGS.c.name, _TAGS.c.id, literal(0)).where(
+    _TAGS.c.org_id == bindparam("org_id"), _TAGS.c.name.in_(bindparam("names", expanding=True))
+)
+
+_CREATED = select(_COMPLETIONS.c.id, _COMPLETIONS.c.org_id, _COMPLETIONS.c.created_at).where(
+    _COMPLETIONS.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+@lru_cache(maxsize=MAX_TAGS_PER_COMPLETION)
+def _tagged_with_all_statement(width: int) -> Select[Any]:
+    """``tagged_with_all`` for ``width`` tags as binds ``tag_0``… plus ``limit``."""
+    query = select(_LINKS.c.completion_id).where(_LINKS.c.tag_id == bindparam("tag_0"))
+    for i in range(1, width):
+        other = _LINKS.alias(f"also_{i}")
+        query = query.where(
+            exists().where(
+                other.c.completion_id == _LINKS.c.completion_id,
+                other.c.tag_id == bindparam(f"tag_{i}"),
+            )
+        )
+    return query.limit(bindparam("limit", type_=Integer))
+
+
 def selector_tag_ids(session: Session, org_id: str, selector: list[str]) -> list[str] | None:
-    """Tag ids for a selector, or None when some tag does not exist (so nothing can match)."""
-    found = find_tags(session, org_id, selector)
-    if len(found) < len(set(selector)):
+    """Tag ids for a selector, rarest first, or None when some tag does not exist (so nothing
+    can match).
+
+    Rarest first because AND-matching costs the link count of the driving tag: ``env=prod``
+    AND ``user=42`` must start from the user's handful of rows, not every production row. On
+    SQLite, which keeps no per-value statistics, how common a tag is gets counted up to
+    RARITY_PROBE links in the same statement; PostgreSQL's planner orders the join itself from
+    its statistics (and a correlated probe there would plan as a full bitmap scan per tag).
+    """
+    wanted = list(dict.fromkeys(selector))
+    if not wanted:
+        return []
+    probe = len(wanted) > 1 and session.get_bind().dialect.name == "sqlite"
+    statement = _TAGS_WITH_POPULARITY if probe else _TAGS_BY_NAME
+    found: dict[str, tuple[str, int]] = {}
+    for chunk in chunked(wanted, 5000):
+        rows = session.execute(statement, {"org_id": org_id, "names": chunk})
+        found.update((name, (tag_id, count or 0)) for name, tag_id, count in rows)
+    if len(found) < len(wanted):
         return None
-    return [found[name] for name in selector]
+    ordered = sorted(wanted, key=lambda name: found[name][1])  # stable: ties keep input order
+    return [found[name][0] for name in ordered]
+
+
+def completions_tagged_with_all(
+    session: Session, org_id: str, tag_ids: list[str], *, limit: int
+) -> list[str]:
+    """Ids of ``org_id``'s completions carrying every tag, oldest first, at most ``limit``.
+
+    When more than ``limit`` match, which ``limit`` come back is unspecified (callers use that
+    only to refuse an over-broad selector). The lookup starts from the tag links and never
+    walks the completions table: ordering by ``created_at`` in SQL lets SQLite pick a scan of
+    every completion of the organization instead.
+    """
+    if not tag_ids:
+        return []
+    params: dict[str, Any] = {f"tag_{i}": tag_id for i, tag_id in enumerate(tag_ids)}
+    params["limit"] = limit
+    ids = list(session.scalars(_tagged_with_all_statement(len(tag_ids)), params))
+    found: list[tuple[Any, str]] = []
+    for chunk in chunked(ids, 5000):
+        rows = session.execute(_CREATED, {"ids": chunk})
+        found.extend((created, cid) for cid, owner, created in rows if owner == org_id)
+    found.sort()
+    return [cid for _created, cid in found]
