@@ -220,16 +220,20 @@ def set_live_preamble(session: Session, chat: Chat, text: str) -> None:
     chat.conversation.live_preamble = clean
 
 
-def save_answers(session: Session, chat: Chat, index: int, label: str, answers: Any) -> None:
+def save_answers(session: Session, chat: Chat, index: int, by_label: dict[str, Any]) -> None:
+    """Ontology answers for one or more responses of a turn (merged with earlier ones)."""
+    if not by_label:
+        raise Invalid("answers: give label + answers, or responses by label", path="answers")
     turn, responses = get_turn(session, chat, index)
     if not answers_required(chat, turn):
         raise Conflict(f"turn {index} is review history: it takes no answers in this job")
-    response = response_by_label(responses, label)
-    if response.state != "done":
-        raise Conflict(f"{label} has no completed response to answer about ({response.state})")
-    onto.check_partial_answers(chat.job.ontology, answers)
-    response.answers = {**(response.answers or {}), **answers}
-    response.updated_at = utcnow()
+    for label, answers in by_label.items():
+        response = response_by_label(responses, label)
+        if response.state != "done":
+            raise Conflict(f"{label} has no completed response to answer about ({response.state})")
+        onto.check_partial_answers(chat.job.ontology, answers)
+        response.answers = {**(response.answers or {}), **answers}
+        response.updated_at = utcnow()
 
 
 def select_response(

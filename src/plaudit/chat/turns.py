@@ -33,7 +33,7 @@ from plaudit.chat.conversation import (
     turns_of,
 )
 from plaudit.chat.units import unit_model_ids
-from plaudit.db.base import utcnow
+from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import ChatResponse, ChatTurn
 from plaudit.db.session import session_scope
 from plaudit.errors import Conflict, Invalid
@@ -113,22 +113,18 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     _shuffle.shuffle(model_ids)
     specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, model_ids)]
     turn = ChatTurn(
-        conversation_id=chat.conversation.id, index=len(history), origin="chat", prompt=text
-    )
+        id=new_id(), conversation_id=chat.conversation.id, index=len(history), origin="chat",
+        prompt=text,
+    )  # fmt: skip
     session.add(turn)
-    session.flush()
+    session.flush()  # the turn before its responses (no ORM relationship orders them)
     shown = []
     for position, model_id in enumerate(model_ids):
         response = ChatResponse(
-            turn_id=turn.id,
-            job_id=chat.job.id,
-            model_id=model_id,
-            label=label_for(position),
-            position=position,
-            state="pending",
-        )
+            id=new_id(), turn_id=turn.id, job_id=chat.job.id, model_id=model_id,
+            label=label_for(position), position=position, state="pending",
+        )  # fmt: skip
         session.add(response)
-        session.flush()
         shown.append(ShownResponse(response.id, model_id, response.label, position))
     context = _context(chat, [t for t, _ in history], text, turn.index)
     return TurnPlan(turn.id, turn.index, shown, specs, context)
@@ -226,44 +222,68 @@ class TurnRunner:
 
     async def _run(self, plan: TurnPlan, stream: TurnStream, key: str) -> None:
         labels = {s.model_id: s for s in plan.shown}
+        finished: asyncio.Queue[Delta | None] = asyncio.Queue()
+        writer = asyncio.create_task(self._write_finished(finished, labels, stream))
         try:
             async for delta in self.gateway.stream_many(plan.specs, plan.context):
-                shown = labels[delta.model_id]
                 if delta.kind == "delta":
-                    stream.push(sse("delta", {"label": shown.label, "text": delta.text}))
-                    continue
-                await anyio.to_thread.run_sync(self._store, shown.response_id, delta)
-                if delta.kind == "done":
-                    stream.push(sse("done", {"label": shown.label, "text": delta.text}))
+                    label = labels[delta.model_id].label
+                    stream.push(sse("delta", {"label": label, "text": delta.text}))
                 else:
-                    stream.push(
-                        sse("error", {"label": shown.label, "message": _anonymous(delta, shown)})
-                    )
+                    finished.put_nowait(delta)
         except Exception as exc:  # the gateway never raises; this guards the bookkeeping
             for shown in plan.shown:
                 await anyio.to_thread.run_sync(self._fail, shown.response_id, str(exc))
                 stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
         finally:
+            finished.put_nowait(None)
+            await asyncio.shield(writer)
             stream.push(sse("end", {"turn": plan.index}))
             stream.finished = True
             self.streams.pop(key, None)
 
-    def _store(self, response_id: str, delta: Delta) -> None:
-        values: dict[str, Any] = {
-            "updated_at": utcnow(),
-            "completion_id": delta.completion_id,
-            "latency_ms": delta.latency_ms,
-        }
-        if delta.kind == "done":
-            values.update(state="done", text=delta.text, error=None)
-        else:
-            values.update(state="error", error=delta.error or "the model call failed")
+    async def _write_finished(
+        self, finished: asyncio.Queue[Delta | None], labels: dict[int, ShownResponse],
+        stream: TurnStream,
+    ) -> None:  # fmt: skip
+        """Store finished responses, several per transaction when they arrive together, and
+        announce each one only once it is stored."""
+        closing = False
+        while not closing:
+            batch = [await finished.get()]
+            while not finished.empty():
+                batch.append(finished.get_nowait())
+            closing = None in batch
+            deltas = [d for d in batch if d is not None]
+            if not deltas:
+                continue
+            rows = [(labels[d.model_id].response_id, d) for d in deltas]
+            await anyio.to_thread.run_sync(self._store, rows)
+            for delta in deltas:
+                shown = labels[delta.model_id]
+                if delta.kind == "done":
+                    stream.push(sse("done", {"label": shown.label, "text": delta.text}))
+                else:
+                    message = _anonymous(delta, shown)
+                    stream.push(sse("error", {"label": shown.label, "message": message}))
+
+    def _store(self, rows: list[tuple[str, Delta]]) -> None:
         with session_scope(self.sessions) as session:
-            session.execute(
-                update(ChatResponse)
-                .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
-                .values(**values)
-            )
+            for response_id, delta in rows:
+                values: dict[str, Any] = {
+                    "updated_at": utcnow(),
+                    "completion_id": delta.completion_id,
+                    "latency_ms": delta.latency_ms,
+                }
+                if delta.kind == "done":
+                    values.update(state="done", text=delta.text, error=None)
+                else:
+                    values.update(state="error", error=delta.error or "the model call failed")
+                session.execute(
+                    update(ChatResponse)
+                    .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
+                    .values(**values)
+                )
 
     def _fail(self, response_id: str, message: str) -> None:
         with session_scope(self.sessions) as session:

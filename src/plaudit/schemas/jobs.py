@@ -67,8 +67,19 @@ class PromptIn(Strict):
 
 
 class AnswersIn(Strict):
-    label: str = Field(max_length=32, description='The response, e.g. "Response A".')
-    answers: dict[str, Any]
+    """One response's answers (``label`` + ``answers``), or several at once (``responses``)."""
+
+    label: str | None = Field(None, max_length=32, description='The response, e.g. "Response A".')
+    answers: dict[str, Any] | None = None
+    responses: dict[str, dict[str, Any]] | None = Field(
+        None, description='Answers by label: {"Response A": {...}, "Response B": {...}}.'
+    )
+
+    def by_label(self) -> dict[str, Any]:
+        answers: dict[str, Any] = dict(self.responses or {})
+        if self.label is not None:
+            answers[self.label] = self.answers if self.answers is not None else {}
+        return answers
 
 
 class SelectIn(Strict):

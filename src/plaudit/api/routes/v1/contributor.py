@@ -122,7 +122,7 @@ def save_answers(
     principal: CurrentPrincipal,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Ontology answers for one response (merged with those already given)."""
+    """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
     chat = open_chat(
         session,
         principal,
@@ -130,7 +130,7 @@ def save_answers(
         contributor_of(request, principal),
         settings.unit_lease_seconds,
     )
-    conv.save_answers(session, chat, index, body.label, body.answers)
+    conv.save_answers(session, chat, index, body.by_label())
     return conversation_state(session, chat)
 
 

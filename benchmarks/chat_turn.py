@@ -1,0 +1,228 @@
+"""Claim: a chat turn adds little to the models' own latency.
+
+A turn is: prompt in → all 3 models' answers streamed back (SSE) → ontology answers saved →
+selection saved. The baseline, measured in the same run, is the fake model's own latency: the
+same 3 streaming calls made straight to the fake server, concurrently, by the same client.
+
+- one contributor: added p50 (turn p50 − baseline p50) ≤ 10 ms with 3 models
+- 50 simultaneous contributors on one server: added p95 (turn p95 − baseline p95 at the same
+  concurrency) ≤ 50 ms
+
+plaudit (``plaudit serve``, SQLite) and the fake model server each run in their own process.
+Run: ``.venv/bin/python benchmarks/chat_turn.py [--quick] [--latency-ms 50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+from plaudit.core.orgs import create_organization
+from plaudit.db.migrate import upgrade
+from plaudit.db.session import make_engine, make_sessionmaker, session_scope
+from plaudit.gateway.registry import create_model
+
+ANSWERS = {"correct": "yes", "quality": 4}
+ONTOLOGY = {
+    "type": "object",
+    "properties": {"correct": {"type": "string", "enum": ["yes", "no"]},
+                   "quality": {"type": "integer", "minimum": 1, "maximum": 5}},
+    "required": ["correct", "quality"],
+}  # fmt: skip
+PERSONALITIES = ("echo", "terse", "pirate")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"{args[-4:]} exited: {log.read().decode()[-2000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{health} did not come up")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+async def baseline_call(client: httpx.AsyncClient, fake_url: str, prompt: str) -> float:
+    """The 3 models called straight, streaming, concurrently: the fake's own latency."""
+
+    async def one(name: str) -> None:
+        body = {"model": f"fake-{name}", "stream": True,
+                "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
+        async with client.stream("POST", f"{fake_url}/v1/chat/completions", json=body) as r:
+            async for _ in r.aiter_bytes():
+                pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in PERSONALITIES))
+    return (time.perf_counter() - started) * 1000
+
+
+async def chat_turn(client: httpx.AsyncClient, aid: str, headers: dict[str, str], turn: int,
+                    prompt: str) -> float:  # fmt: skip
+    started = time.perf_counter()
+    async with client.stream("POST", f"/api/v1/assignments/{aid}/turns", headers=headers,
+                             json={"prompt": prompt}) as response:  # fmt: skip
+        assert response.status_code == 200, await response.aread()
+        async for line in response.aiter_lines():  # read until the server closes after `end`
+            if line.startswith("event: error"):
+                raise RuntimeError("a model failed during the benchmark")
+    answers = {"responses": {f"Response {c}": ANSWERS for c in "ABC"}}
+    saved = await client.put(f"/api/v1/assignments/{aid}/turns/{turn}/answers", json=answers,
+                             headers=headers)  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    chosen = await client.post(f"/api/v1/assignments/{aid}/turns/{turn}/select",
+                               json={"label": "Response B"}, headers=headers)  # fmt: skip
+    assert chosen.status_code == 200, chosen.text
+    return (time.perf_counter() - started) * 1000
+
+
+def setup(workdir: Path, fake_url: str) -> tuple[str, str, list[int]]:
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(make_sessionmaker(engine, write=True)) as session:
+        created = create_organization(session, "Bench")
+        ids = [
+            create_model(session, created.org.id, name=n, adapter="openai",
+                         endpoint=f"{fake_url}/v1", upstream_model=f"fake-{n}",
+                         max_retries=0, concurrency=200).id
+            for n in PERSONALITIES
+        ]  # fmt: skip
+    engine.dispose()
+    return url, created.api_key, ids
+
+
+async def prepare_job(client: httpx.AsyncClient, headers: dict[str, str], ids: list[int],
+                      units: int) -> str:  # fmt: skip
+    cml = f'<cml:ai_chat_feedback source-data="[{",".join(map(str, ids))}]" />'
+    body = {"name": "bench", "cml": cml, "ontology": ONTOLOGY}
+    job = (await client.post("/api/v1/jobs", headers=headers, json=body)).json()
+    csv_text = "topic\n" + "".join(f"t{i}\n" for i in range(units))
+    up = await client.post(f"/api/v1/jobs/{job['id']}/units", content=csv_text.encode(),
+                           headers={**headers, "Content-Type": "text/csv"})  # fmt: skip
+    assert up.status_code == 200, up.text
+    launched = await client.post(f"/api/v1/jobs/{job['id']}/launch", headers=headers)
+    assert launched.status_code == 200, launched.text
+    return str(job["id"])
+
+
+async def run(args: argparse.Namespace) -> bool:
+    workdir = Path(tempfile.mkdtemp(prefix="plaudit-chat-bench-"))
+    fake_port, server_port = free_port(), free_port()
+    fake_url, server_url = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{server_port}"
+    base = [sys.executable, "-c", "from plaudit.cli.main import main; main()"]
+    env = dict(os.environ)
+    fake_args = [*base, "fake-model", "--port", str(fake_port), "--latency-ms",
+                 str(args.latency_ms)]  # fmt: skip
+    with process(fake_args, env, f"{fake_url}/healthz"):
+        url, key, ids = setup(workdir, fake_url)
+        env.update(PLAUDIT_DATABASE_URL=url, PLAUDIT_DATA_DIR=str(workdir))
+        serve = [*base, "serve", "--port", str(server_port)]
+        with process(serve, env, f"{server_url}/healthz"):
+            return await measure(args, server_url, fake_url, key, ids)
+
+
+async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key: str,
+                  ids: list[int]) -> bool:  # fmt: skip
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    owner = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=server_url, timeout=120, limits=limits) as client:
+        job_id = await prepare_job(client, owner, ids, args.contributors + 1)
+        solo = {**owner, "X-Plaudit-Contributor": "solo"}
+        aid = (await client.post(f"/api/v1/jobs/{job_id}/next", headers=solo)).json()
+        aid = aid["assignment"]["id"]
+        for warm in range(3):  # connections, caches, the SDK clients inside the server
+            await baseline_call(client, fake_url, f"warm {warm}")
+        base_solo, turn_solo = [], []
+        for turn in range(args.turns):
+            base_solo.append(await baseline_call(client, fake_url, f"question {turn}"))
+            turn_solo.append(await chat_turn(client, aid, solo, turn, f"question {turn}"))
+
+        people = [{**owner, "X-Plaudit-Contributor": f"p{i}"} for i in range(args.contributors)]
+        aids = [(await client.post(f"/api/v1/jobs/{job_id}/next", headers=h)).json()
+                ["assignment"]["id"] for h in people]  # fmt: skip
+        base_many: list[float] = []
+        turn_many: list[float] = []
+        for turn in range(args.rounds):
+            base_many += await asyncio.gather(*(
+                baseline_call(client, fake_url, f"round {turn} {i}") for i in range(len(people))
+            ))  # fmt: skip
+            turn_many += await asyncio.gather(*(
+                chat_turn(client, a, h, turn, f"round {turn} {i}")
+                for i, (a, h) in enumerate(zip(aids, people, strict=True))
+            ))  # fmt: skip
+    added_p50 = percentile(turn_solo, 50) - percentile(base_solo, 50)
+    added_p95 = percentile(turn_many, 95) - percentile(base_many, 95)
+    rows = [
+        ("1 contributor", len(turn_solo), percentile(base_solo, 50), percentile(turn_solo, 50),
+         added_p50, "p50", 10.0),
+        (f"{args.contributors} simultaneous", len(turn_many), percentile(base_many, 95),
+         percentile(turn_many, 95), added_p95, "p95", 50.0),
+    ]  # fmt: skip
+    print(f"\nchat turn, 3 models, fake latency {args.latency_ms:g} ms (SQLite, 1 server process)")
+    print(f"{'case':<18} {'turns':>6} {'model ms':>9} {'turn ms':>9} {'added ms':>9} "
+          f"{'stat':>5} {'limit':>6} {'ratio':>6}  verdict")  # fmt: skip
+    ok = True
+    for case, n, model, total, added, stat, limit in rows:
+        passed = added <= limit
+        ok &= passed
+        print(f"{case:<18} {n:>6} {model:>9.1f} {total:>9.1f} {added:>9.1f} {stat:>5} "
+              f"{limit:>6.0f} {total / model:>6.2f}  {'PASS' if passed else 'FAIL'}")  # fmt: skip
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="fake model latency")
+    parser.add_argument("--turns", type=int, default=60, help="turns for one contributor")
+    parser.add_argument("--contributors", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="turns per simultaneous contributor")
+    args = parser.parse_args()
+    if args.quick:
+        args.turns, args.contributors, args.rounds = 8, 10, 1
+    ok = asyncio.run(run(args))
+    sys.exit(0 if ok or args.quick else 1)
+
+
+if __name__ == "__main__":
+    main()
