@@ -182,3 +182,35 @@ def test_twenty_contributors_across_server_processes(chat, server_processes):
         units = list(pool.map(claim, range(20)))
     claimed = [u for u in units if u]
     assert len(claimed) == 12 and len(set(claimed)) == 12
+
+
+def test_roles_contributors_chat_reviewers_qa(chat, engine, org):
+    from plaudit.chat.jobs import get_job
+    from plaudit.chat.state import next_unit
+    from plaudit.core.principal import Principal
+    from plaudit.db.session import make_sessionmaker, session_scope
+    from plaudit.errors import Forbidden
+
+    job_id = simple_job(chat, 2)
+    contributor = Principal(org.id, org.slug, "contributor", user_id="u-1", role="contributor")
+    reviewer = Principal(org.id, org.slug, "reviewer", user_id="u-2", role="reviewer")
+    with session_scope(make_sessionmaker(engine, write=True)) as session:
+        job = get_job(session, org.id, job_id)
+        state = next_unit(session, contributor, job, contributor.actor_id, 60)
+        assert state["assignment"]["unit_id"]
+        with pytest.raises(Forbidden):
+            next_unit(session, reviewer, job, reviewer.actor_id, 60)
+        job.kind = "qa"  # a QA job is the reviewers'
+        with pytest.raises(Forbidden):
+            next_unit(session, contributor, job, "u-3", 60)
+        job.kind = "chat"
+
+
+def test_draft_jobs_can_be_deleted_launched_ones_not(chat):
+    draft = chat.create(tag(source_data=ids_text(chat.models[:1])))["id"]
+    chat.upload(draft, "topic\na\n")
+    assert chat.client.delete(f"/api/v1/jobs/{draft}", headers=chat.h()).status_code == 200
+    assert chat.client.get(f"/api/v1/jobs/{draft}", headers=chat.h()).status_code == 404
+    running = simple_job(chat, 1)
+    response = chat.client.delete(f"/api/v1/jobs/{running}", headers=chat.h())
+    assert response.status_code == 409 and "draft" in response.json()["error"]["message"]

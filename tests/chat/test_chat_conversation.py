@@ -141,3 +141,27 @@ def test_ontology_question_ids_are_generated_and_kept_on_edit(chat):
     bad = {"type": "object", "properties": {"q": {"type": "object"}}}
     error = chat.create(tag(source_data=str(chat.models[0])), ontology=bad, status=422)["error"]
     assert error["path"] == "ontology.properties.q"
+
+
+def test_a_response_stalled_by_a_lost_server_can_be_retried(chat, engine):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from plaudit.db.base import utcnow
+    from plaudit.db.models import ChatResponse
+
+    _, aid = start(chat, tag(source_data=ids_text(chat.models[:2])))
+    chat.send(aid, "c1", "before the crash")
+    chat.call("POST", aid, "c1", "/turns/0/retry", {"label": "Response A"}, status=409)
+    with engine.begin() as conn:  # as if the server died mid-stream ten minutes ago
+        conn.execute(update(ChatResponse).where(ChatResponse.label == "Response A").values(
+            state="pending", text=None, updated_at=utcnow() - timedelta(minutes=11)))  # fmt: skip
+    response = chat.client.post(f"/api/v1/assignments/{aid}/turns/0/retry",
+                                json={"label": "Response A"}, headers=chat.h("c1"))  # fmt: skip
+    assert parse_sse(response.text)[-2][0] == "done"
+    state = chat.state(aid, "c1")
+    assert state["turns"][0]["responses"][0]["state"] == "done"
+    both = {"responses": {"Response A": GOOD, "Response B": GOOD}}
+    state = chat.call("PUT", aid, "c1", "/turns/0/answers", both)  # several at once
+    assert [r["answers"] for r in state["turns"][0]["responses"]] == [GOOD, GOOD]

@@ -7,13 +7,13 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat.cml import ChatFeedbackConfig, check_header, parse_cml
 from plaudit.chat.ontology import normalise_ontology
 from plaudit.db.base import utcnow
-from plaudit.db.models import ChatAssignment, ChatJob, ChatJudgment, ChatSlot, Model
+from plaudit.db.models import ChatAssignment, ChatJob, ChatJudgment, ChatSlot, ChatUnit, Model
 from plaudit.errors import Conflict, Invalid, NotFound
 
 STATES = ("draft", "running", "paused", "finished")
@@ -134,6 +134,17 @@ def update_job(session: Session, org_id: str, job_id: str, changes: dict[str, An
     job.judgments_per_unit = fields.judgments_per_unit
     job.updated_at = utcnow()
     return job
+
+
+def delete_job(session: Session, org_id: str, job_id: str) -> None:
+    """Delete a draft job and its units (launched jobs hold people's work: finish them)."""
+    job = get_job(session, org_id, job_id, for_update=True)
+    if job.state != "draft":
+        raise Conflict(f"job '{job.id}' is {job.state}: only draft jobs can be deleted")
+    if session.scalar(select(ChatJob.id).where(ChatJob.qa_of == job.id).limit(1)):
+        raise Conflict(f"job '{job.id}' has QA jobs: delete them first")
+    session.execute(delete(ChatUnit).where(ChatUnit.job_id == job.id))
+    session.delete(job)
 
 
 def get_job(session: Session, org_id: str, job_id: str, *, for_update: bool = False) -> ChatJob:

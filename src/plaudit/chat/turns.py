@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -41,6 +42,9 @@ from plaudit.gateway import CallContext, Delta, Gateway, ModelSpec, spec_from_ro
 from plaudit.gateway.registry import models_by_ids
 
 _shuffle = random.SystemRandom()
+# A response still pending after this long lost its server (a crash or restart mid-stream):
+# it may be retried like a failed one.
+STALLED = timedelta(minutes=10)
 
 
 @dataclass
@@ -136,7 +140,8 @@ def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPla
     if turn.origin != "chat" or turn.completed:
         raise Conflict(f"turn {index} is complete: its responses can no longer be retried")
     response = response_by_label(responses, label)
-    if response.state != "error":
+    stalled = response.state == "pending" and response.updated_at < utcnow() - STALLED
+    if response.state != "error" and not stalled:
         raise Conflict(
             f"{label} did not fail ({response.state}): only failed responses are retried"
         )
@@ -197,6 +202,7 @@ class TurnRunner:
     """Runs turns in background tasks owned by the app (one per app, on ``app.state``)."""
 
     def __init__(self, gateway: Gateway, sessions: sessionmaker[Session]) -> None:
+        """One per app; finished turns are drained at shutdown (see :func:`get_runner`)."""
         self.gateway = gateway
         self.sessions = sessions
         self.streams: dict[str, TurnStream] = {}
@@ -311,6 +317,13 @@ def get_runner(state: Any) -> TurnRunner:
 
         runner = TurnRunner(get_gateway(state), state.write_sessions)
         state.chat_runner = runner
+
+        async def drain(_app: Any) -> None:  # runs before the gateway closes its clients
+            await runner.drain()
+
+        hooks = getattr(state, "shutdown_hooks", None)
+        if hooks is not None:
+            hooks.append(drain)
     assert isinstance(runner, TurnRunner)
     return runner
 

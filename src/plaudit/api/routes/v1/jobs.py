@@ -79,6 +79,14 @@ def update_job(
     return jobs.job_dict(jobs.update_job(session, principal.org_id, job_id, body.changes()))
 
 
+@router.delete("/{job_id}")
+def delete_job(job_id: str, session: SessionDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Delete a draft job and its units (409 once launched)."""
+    principal.require()
+    jobs.delete_job(session, principal.org_id, job_id)
+    return {"id": job_id, "deleted": True}
+
+
 def _state_route(verb: str, doc: str) -> None:
     def change_state(
         job_id: str, session: SessionDep, principal: CurrentPrincipal
@@ -142,7 +150,13 @@ def next_assignment(
     principal: CurrentPrincipal,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Your current unit (lease renewed) or the next one; ``assignment`` null when none left."""
+    """Your current unit (lease renewed) or the next one; ``assignment`` null when none left.
+
+    Contributors sign in as users (role contributor; reviewer for QA jobs). An admin API key
+    may act for any contributor by naming them in the ``X-Plaudit-Contributor`` header (or the
+    ``contributor_id`` query parameter); the same header must then be sent on every
+    ``/api/v1/assignments/...`` call of that contributor.
+    """
     job = jobs.get_job(session, principal.org_id, job_id)
     who = contributor_of(request, principal)
     return next_unit(session, principal, job, who, settings.unit_lease_seconds)
