@@ -21,6 +21,7 @@ from collections import deque
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+import httpcore  # noqa: F401  imported here, not lazily in the worker: fork-safe imports
 import httpx
 import orjson
 
@@ -83,6 +84,7 @@ class Transport:
         self._start_lock = threading.Lock()
         self._stopped = False
         self._offline_until = 0.0
+        self._replaying = True  # until the worker has replayed abandoned spool files once
         self.spool = Spool(cfg.spool_dir)
         self.delivered = 0
 
@@ -122,7 +124,7 @@ class Transport:
         self._flush_now.set()
         self._wake.set()
         with self._idle:
-            while self._queue or self._inflight:
+            while self._queue or self._inflight or self._replaying:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -145,9 +147,15 @@ class Transport:
     # -- the worker ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        client = httpx.Client(timeout=self.config.request_timeout_s)
+        client: httpx.Client | None = None
         try:
-            self._replay(client)
+            try:
+                client = httpx.Client(timeout=self.config.request_timeout_s)
+                self._replay(client)
+            finally:
+                with self._idle:
+                    self._replaying = False
+                    self._idle.notify_all()
             while not self._stopped:
                 self._wake.wait(1.0)
                 self._wake.clear()
@@ -159,17 +167,31 @@ class Transport:
                 batch = self._take_batch()
                 try:
                     self._deliver(client, [_record_of(i) for i in batch])
+                except Exception:
+                    self.spool.write([_record_of(i) for i in batch])
+                    raise
                 finally:
                     with self._idle:
                         self._inflight = []
                         self._idle.notify_all()
                 if self._queue:
                     self._wake.set()
-        except Exception:  # pragma: no cover - keep the process alive, never lose the queue
+        except Exception:  # keep the app alive and the data safe; the next call restarts us
             log.exception("plaudit transport worker crashed; spooling what is queued")
+            self._spool_queue()
             self._worker = None
         finally:
-            client.close()
+            if client is not None:
+                client.close()
+
+    def _spool_queue(self) -> None:
+        with self._idle:
+            left = [self._queue.popleft() for _ in range(len(self._queue))]
+            self._idle.notify_all()
+        try:
+            self.spool.write([_record_of(i) for i in left])
+        except Exception:  # pragma: no cover - disk full and the like
+            log.exception("plaudit could not spool %d completions", len(left))
 
     def _notify_idle(self) -> None:
         with self._idle:
