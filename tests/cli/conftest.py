@@ -38,11 +38,23 @@ def run_cli(args: list[str], env: dict[str, str | None]) -> Ran:
 
 @pytest.fixture(scope="session", autouse=True)
 def _model_sdks_imported() -> None:
-    """The app's startup imports the openai/anthropic SDKs (seconds on a busy machine); doing it
-    once up front keeps every ``live_server`` start well inside its 20 s deadline."""
-    from plaudit.gateway.service import import_adapter_sdks
+    """Importing the openai/anthropic SDKs takes seconds on a busy machine; if the app's startup
+    imports them, doing it once up front keeps ``live_server`` starts inside their deadline."""
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
 
-    import_adapter_sdks()
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still real argon2, with small cost parameters: every test creates an organization and its
+    admin password hash otherwise dominates these tests' run time on a busy machine."""
+    from argon2 import PasswordHasher
+
+    from plaudit.core import security
+
+    monkeypatch.setattr(
+        security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture
