@@ -125,7 +125,8 @@ def create_model(session: Session, org_id: str, **fields: Any) -> Model:
 def get_model(
     session: Session, org_id: str, model_id: int, *, include_archived: bool = False
 ) -> Model:
-    model = session.get(Model, model_id)
+    # Ids are 32-bit integers: a larger one cannot exist (and PostgreSQL refuses to bind it).
+    model = session.get(Model, model_id) if 0 < model_id < 2**31 else None
     if model is None or model.org_id != org_id or (model.archived_at and not include_archived):
         raise NotFound(f"model {model_id} not found")
     return model

@@ -22,9 +22,10 @@ import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.db.base import new_id
+from plaudit.errors import PlauditError
 from plaudit.gateway.adapters.base import Adapter, CallRecord
 from plaudit.gateway.errors import UpstreamError, scrub
-from plaudit.gateway.plugins import adapter_class
+from plaudit.gateway.plugins import adapter_class, adapter_classes
 from plaudit.gateway.types import CallContext, Delta, ModelSpec
 
 log = logging.getLogger("plaudit.gateway")
@@ -41,10 +42,16 @@ class _LoopResources:
         self.adapters: dict[str, Adapter] = {}
         self.limits: dict[tuple[int, int], asyncio.Semaphore] = {}
 
-    def adapter(self, name: str) -> Adapter:
+    async def adapter(self, name: str) -> Adapter:
         adapter = self.adapters.get(name)
         if adapter is None:
-            adapter = self.adapters[name] = adapter_class(name)()
+            cls = adapter_class(name)
+            await anyio.to_thread.run_sync(cls.warm_up)
+            if name not in self.adapters:  # another task may have made it meanwhile
+                fresh = cls()
+                await fresh.start()
+                self.adapters.setdefault(name, fresh)
+            adapter = self.adapters[name]
         return adapter
 
     def limit(self, spec: ModelSpec) -> asyncio.Semaphore:
@@ -126,7 +133,7 @@ class Gateway:
         error: str | None = None
         try:
             resources = self._here()
-            adapter = resources.adapter(spec.adapter)
+            adapter = await resources.adapter(spec.adapter)
             async with resources.limit(spec):
                 timing["start"] = time.perf_counter()
                 for attempt in range(max(0, spec.max_retries) + 1):
@@ -147,7 +154,7 @@ class Gateway:
                     error += f" (after {attempts} attempts)"
         except asyncio.CancelledError:
             raise
-        except UpstreamError as exc:  # e.g. an adapter's own config check
+        except (UpstreamError, PlauditError) as exc:  # e.g. an unknown adapter name
             error = exc.message
         except Exception as exc:
             log.exception("model %s (id %s): unexpected failure", spec.name, spec.id)
@@ -304,10 +311,10 @@ def get_gateway(app_or_state: Any) -> Gateway:
     return gateway
 
 
-def import_adapter_sdks() -> None:
-    """Import the SDKs the built-in adapters use (a no-op once imported)."""
-    import anthropic  # noqa: F401
-    import openai  # noqa: F401
+def warm_up_adapters() -> None:
+    """Run every adapter's blocking preparation (SDK imports) once, e.g. at startup."""
+    for cls in adapter_classes().values():
+        cls.warm_up()
 
 
 def install_gateway(app: Any) -> None:
@@ -316,7 +323,7 @@ def install_gateway(app: Any) -> None:
     async def start(app: Any) -> None:
         get_gateway(app)
         # The SDKs take long to import; do it off the event loop, before the first call.
-        await anyio.to_thread.run_sync(import_adapter_sdks)
+        await anyio.to_thread.run_sync(warm_up_adapters)
 
     async def stop(app: Any) -> None:
         gateway = getattr(app.state, "gateway", None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import anyio.to_thread
+
 from plaudit.gateway.adapters.base import (
     Adapter,
     CallRecord,
@@ -52,18 +54,30 @@ class AnthropicAdapter(Adapter):
     description: ClassVar[str] = "Anthropic Messages API (Claude) through the official SDK."
 
     def __init__(self) -> None:
+        self._http: Any = None  # one connection pool for every endpoint of this adapter
         self._clients: dict[tuple[str | None, str | None, float], anthropic.AsyncAnthropic] = {}
+
+    @classmethod
+    def warm_up(cls) -> None:
+        import anthropic  # noqa: F401  (seconds on a busy machine: keep it off the event loop)
+
+    async def start(self) -> None:
+        import anthropic
+
+        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
+        self._http = await anyio.to_thread.run_sync(anthropic.DefaultAsyncHttpxClient)
 
     def client(self, spec: ModelSpec) -> anthropic.AsyncAnthropic:
         key = (spec.endpoint, spec.secret, spec.timeout_s)
         client = self._clients.get(key)
         if client is None:
-            import anthropic  # imported on first use: the SDK takes a while to import
+            import anthropic
 
             client = anthropic.AsyncAnthropic(
                 api_key=spec.secret or NO_KEY,
                 base_url=spec.endpoint or None,
                 max_retries=0,
+                http_client=self._http,
                 timeout=spec.timeout_s + 5,  # backstop: the gateway's own timeout fires first
             )
             self._clients[key] = client
@@ -95,7 +109,9 @@ class AnthropicAdapter(Adapter):
             async for event in stream:
                 kind = getattr(event, "type", None)
                 if kind not in KNOWN_EVENTS:
-                    raise WrongShape(f"the stream has an event of unknown type {kind!r}")
+                    raise WrongShape(
+                        f"the stream has an event of unknown type {kind!r} (wrong shape)"
+                    )
                 if kind == "message_start":
                     message = getattr(event, "message", None)
                     call.upstream_id = getattr(message, "id", None)
@@ -125,6 +141,9 @@ class AnthropicAdapter(Adapter):
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
 
 def _add_usage(usage: dict[str, Any], source: Any) -> None:

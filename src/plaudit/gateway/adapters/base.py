@@ -49,6 +49,13 @@ class Adapter:
         if endpoint and cls.endpoint_is_url:
             check_url(endpoint)
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Slow, blocking preparation (importing an SDK); run once in a worker thread."""
+
+    async def start(self) -> None:
+        """Per-instance preparation on the event loop that will use it (e.g. HTTP pools)."""
+
     def stream(self, spec: ModelSpec, ctx: CallContext, call: CallRecord) -> AsyncIterator[str]:
         """Yield the reply's text deltas in order; fill ``call`` with request/usage details."""
         raise NotImplementedError

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import anyio.to_thread
 import httpx
 import orjson
 
@@ -58,11 +59,14 @@ class HTTPAdapter(Adapter):
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
 
+    async def start(self) -> None:
+        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
+        self._client = await anyio.to_thread.run_sync(_new_client)
+
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-            self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
+            self._client = _new_client()
         return self._client
 
     async def stream(
@@ -109,6 +113,11 @@ class HTTPAdapter(Adapter):
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+def _new_client() -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    return httpx.AsyncClient(limits=limits, follow_redirects=False)
 
 
 def _headers(spec: ModelSpec, params: dict[str, Any]) -> dict[str, str]:
