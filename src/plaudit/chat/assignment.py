@@ -156,7 +156,7 @@ def load_assignment(
     renew: bool = True,
 ) -> ChatAssignment:
     """The contributor's own active assignment; any activity renews its lease."""
-    assignment = session.get(ChatAssignment, assignment_id)
+    assignment = session.get(ChatAssignment, assignment_id)  # from the identity map if loaded
     if assignment is None or assignment.org_id != org_id:
         raise NotFound(f"assignment '{assignment_id}' not found")
     if assignment.contributor_id != contributor_id:

@@ -56,6 +56,7 @@ class Chat:
     assignment: ChatAssignment
     conversation: ChatConversation
     unit: ChatUnit
+    turns: list[tuple[ChatTurn, list[ChatResponse]]] | None = None  # see turns_of
 
     @property
     def is_qa(self) -> bool:
@@ -108,24 +109,21 @@ def start_conversation(session: Session, job: ChatJob, assignment: ChatAssignmen
 
 
 def load_chat(
-    session: Session,
-    org_id: str,
-    assignment_id: str,
-    contributor_id: str,
-    lease_seconds: int,
-    *,
-    write: bool = True,
-) -> Chat:
-    """Load (and, for changes, re-lease) the contributor's own conversation."""
-    assignment = load_assignment(
-        session, org_id, assignment_id, contributor_id, lease_seconds, renew=write
-    )
-    job = session.get(ChatJob, assignment.job_id)
-    conversation = session.scalar(
-        select(ChatConversation).where(ChatConversation.assignment_id == assignment.id)
-    )
-    unit = session.get(ChatUnit, assignment.unit_id)
-    assert job is not None and conversation is not None and unit is not None
+    session: Session, org_id: str, assignment_id: str, contributor_id: str, lease_seconds: int,
+    *, write: bool = True,
+) -> Chat:  # fmt: skip
+    """Load (and, for changes, re-lease) the contributor's own conversation, in one query."""
+    row = session.execute(
+        select(ChatAssignment, ChatJob, ChatConversation, ChatUnit)
+        .join(ChatJob, ChatJob.id == ChatAssignment.job_id)
+        .join(ChatConversation, ChatConversation.assignment_id == ChatAssignment.id)
+        .join(ChatUnit, ChatUnit.id == ChatAssignment.unit_id)
+        .where(ChatAssignment.id == assignment_id, ChatAssignment.org_id == org_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"assignment '{assignment_id}' not found")
+    assignment, job, conversation, unit = row
+    load_assignment(session, org_id, assignment_id, contributor_id, lease_seconds, renew=write)
     if write:
         require_state(job, "running", "paused", action="change this conversation")
         conversation.updated_at = utcnow()
@@ -133,6 +131,9 @@ def load_chat(
 
 
 def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    """The conversation's turns with their responses (loaded once per request)."""
+    if chat.turns is not None:
+        return chat.turns
     turns = list(
         session.scalars(
             select(ChatTurn)
@@ -148,7 +149,8 @@ def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResp
             .order_by(ChatResponse.position)
         ):
             responses[response.turn_id].append(response)
-    return [(t, responses[t.id]) for t in turns]
+    chat.turns = [(t, responses[t.id]) for t in turns]
+    return chat.turns
 
 
 def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[ChatResponse]]:

@@ -122,6 +122,7 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     )  # fmt: skip
     session.add(turn)
     session.flush()  # the turn before its responses (no ORM relationship orders them)
+    chat.turns = None  # the cached history no longer holds every turn
     shown = []
     for position, model_id in enumerate(model_ids):
         response = ChatResponse(
