@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import String, bindparam, cast, func, insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, select, type_coerce
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -339,26 +340,68 @@ def iter_feedback(
         params["task_id"] = flt.task_id
     if flt.completion_id:
         params["completion_id"] = flt.completion_id
+    task = FeedbackTask.__table__
+    names = session.execute(select(task.c.id, task.c.name).where(task.c.org_id == org_id))
+    task_names: dict[str, str] = dict(names.tuples().all())
     result = session.execute(statement, params, execution_options={"yield_per": batch})
-    task_names: dict[str, str] = {}
     fragment, loads = orjson.Fragment, orjson.loads
     for rows in result.partitions():
-        for *row, task_name, links in rows:
-            if task_name is not None and row[1] not in task_names:
-                task_names[row[1]] = task_name
+        for fid, tid, version, values, comment, selector, org, user, made, changed, links in rows:
             if links is None:
                 matched: list[str] = []
             elif isinstance(links, str):  # SQLite: json_group_array text
                 matched = loads(links)
             else:  # PostgreSQL: array_agg
                 matched = list(links)
-            yield _row_dict(row, task_names, matched, fragment)
+            # The keys and values of _row_dict, built inline: this loop runs a million times.
+            yield {
+                "id": fid,
+                "task_id": tid,
+                "task_name": task_names.get(tid),
+                "task_version": version,
+                "json_values": fragment(values),
+                "comment": comment,
+                "completion_tags_selector": fragment(selector or "[]"),
+                "matched_completion_ids": matched,
+                "organization_id": org,
+                "end_user_id": user,
+                "created_at": _iso(made),
+                "created_at_ms": _epoch_ms(made),
+                "updated_at": _iso(changed),
+            }
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _iso(value: Any) -> str:
+    """``isoformat()`` of a raw timestamp column as UTCDateTime + ``_row_dict`` give it, without
+    their per-value Python layers (a third of the export's time)."""
+    if isinstance(value, str) and len(value) == 26 and value[10] == " ":
+        # SQLite's naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"; isoformat drops a zero fraction
+        clock = value[11:19] if value.endswith(".000000") else value[11:]
+        return f"{value[:10]}T{clock}+00:00"
+    return _aware(value).isoformat()
+
+
+def _epoch_ms(value: Any) -> int:
+    if isinstance(value, str):
+        naive = datetime.fromisoformat(value)
+        if naive.tzinfo is None:
+            return int((naive - _EPOCH).total_seconds() * 1000)
+    return int(_aware(value).timestamp() * 1000)
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @lru_cache(maxsize=16)
 def _export_statement(dialect: str, by_task: bool, by_completion: bool) -> Any:
     """The export query for a dialect and the filters in use (built once: binds only)."""
-    fb, link, task = Feedback.__table__, FeedbackCompletion.__table__, FeedbackTask.__table__
+    fb, link = Feedback.__table__, FeedbackCompletion.__table__
     if dialect == "postgresql":
         links: Any = (
             select(func.array_agg(aggregate_order_by(link.c.completion_id, link.c.completion_id)))
@@ -377,9 +420,9 @@ def _export_statement(dialect: str, by_task: bool, by_completion: bool) -> Any:
         select(
             fb.c.id, fb.c.task_id, fb.c.task_version, cast(fb.c.json_values, String),
             fb.c.comment, cast(fb.c.completion_tags_selector, String), fb.c.org_id,
-            fb.c.end_user_id, fb.c.created_at, fb.c.updated_at, task.c.name, links,
+            fb.c.end_user_id, type_coerce(fb.c.created_at, String),
+            type_coerce(fb.c.updated_at, String), links,
         )
-        .select_from(fb.outerjoin(task, task.c.id == fb.c.task_id))
         .where(fb.c.org_id == bindparam("org_id"), fb.c.deleted_at.is_(None))
         .order_by(fb.c.created_at, fb.c.id)
     )  # fmt: skip

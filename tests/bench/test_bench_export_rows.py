@@ -1,0 +1,68 @@
+"""The export's inline fast path gives exactly the dicts the single-item path gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Engine, update
+
+from plaudit.core import tasks
+from plaudit.core.completions import upsert_completions
+from plaudit.core.feedback import (
+    FeedbackFilter,
+    FeedbackIn,
+    create_feedback,
+    feedback_dict,
+    get_feedback,
+    iter_feedback,
+)
+from plaudit.core.orgs import authenticate_key, create_organization
+from plaudit.db.models import Feedback
+from plaudit.db.session import make_sessionmaker, session_scope
+
+
+def make_bench_org(engine: Engine) -> tuple[str, str]:
+    with session_scope(make_sessionmaker(engine, write=True)) as session:
+        created = create_organization(session, "Export Shape")
+        return created.org.id, created.api_key
+
+
+def _plain(value: object) -> object:
+    return orjson.loads(orjson.dumps(value))
+
+
+def test_iter_feedback_rows_equal_feedback_dict(engine: Engine) -> None:
+    org_id, api_key = make_bench_org(engine)
+    write = make_sessionmaker(engine, write=True)
+    with session_scope(write) as session:
+        principal = authenticate_key(session, api_key)
+        task = tasks.create_task(session, org_id, name="rate", json_schema={"type": "object"})
+        upsert_completions(session, org_id, [(f"c-{i}", {"tags": ["t"]}) for i in (3, 1, 2)])
+        ids = [
+            create_feedback(session, principal, FeedbackIn(
+                task_id=task.id, json_values={"n": i, "s": "é<b>"}, comment=comment,
+                completion_ids=cids, end_user_id=user,
+            )).id
+            for i, (comment, cids, user) in enumerate([
+                ("first", ["c-2", "c-1"], None), (None, ["c-3"], "u-9"), ("x", ["c-1"], None),
+            ])
+        ]  # fmt: skip
+        # A timestamp without a fraction: isoformat() leaves ".000000" out.
+        session.execute(
+            update(Feedback).where(Feedback.id == ids[1])
+            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+        )  # fmt: skip
+    with session_scope(make_sessionmaker(engine)) as session:
+        exported = [_plain(row) for row in iter_feedback(session, org_id, FeedbackFilter())]
+        single = {i: _plain(feedback_dict(session, get_feedback(session, org_id, i))) for i in ids}
+        by_task = list(iter_feedback(session, org_id, FeedbackFilter(task_id=task.id)))
+        by_completion = list(iter_feedback(session, org_id, FeedbackFilter(completion_id="c-1")))
+    assert [row["id"] for row in exported] == [ids[1], ids[0], ids[2]]  # oldest first
+    for row in exported:
+        assert row == single[row["id"]]
+    assert exported[0]["created_at"] == "2026-01-02T03:04:05+00:00"
+    assert exported[0]["created_at_ms"] == 1767323045000
+    assert exported[1]["matched_completion_ids"] == ["c-1", "c-2"]
+    assert len(by_task) == 3
+    assert {row["id"] for row in by_completion} == {ids[0], ids[2]}
