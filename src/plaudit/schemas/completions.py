@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from plaudit.core.completions import tag_objects
 from plaudit.db.models import Completion
+from plaudit.schemas.common import UTCTimestamp
 
 Status = Literal["started", "finished", "failed"]
 
@@ -32,11 +32,13 @@ class CompletionWrite(BaseModel):
     session_id: str | None = Field(None, max_length=64)
     tags: list[str] | None = None
     metadata: dict[str, Any] | None = Field(None, description="Free-form, merged on upsert.")
-    created_at: datetime | None = None
+    created_at: UTCTimestamp | None = None
     organization_id: str | None = Field(None, description="Checked against the caller's.")
 
     def fields(self) -> dict[str, Any]:
         data = self.model_dump(exclude_unset=True, exclude={"id", "metadata", "organization_id"})
+        if data.get("kind", "") is None:  # a NOT NULL column: null means "not given"
+            del data["kind"]
         if self.metadata:
             data["extra"] = self.metadata
         return data

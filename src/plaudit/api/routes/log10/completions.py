@@ -16,6 +16,7 @@ from plaudit.core import completions
 from plaudit.core.completions import CompletionFilter
 from plaudit.core.tags import search_tags
 from plaudit.errors import Invalid
+from plaudit.schemas.common import MAX_OFFSET, as_utc
 from plaudit.schemas.completions import completions_dicts
 
 router = log10_router(tags=["log10 compatibility"])
@@ -70,7 +71,7 @@ def _created_filter(raw: str | None) -> tuple[datetime | None, datetime | None]:
         value = orjson.loads(raw)
         bounds = [value.get(k) for k in ("from", "to")] if isinstance(value, dict) else [None] * 2
         return tuple(  # type: ignore[return-value]
-            datetime.fromisoformat(b.replace("Z", "+00:00")) if b else None for b in bounds
+            as_utc(datetime.fromisoformat(b.replace("Z", "+00:00"))) if b else None for b in bounds
         )
     except (orjson.JSONDecodeError, ValueError, AttributeError, TypeError):
         raise Invalid(
@@ -83,7 +84,7 @@ def _created_filter(raw: str | None) -> tuple[datetime | None, datetime | None]:
 def list_completions(
     session: SessionDep,
     principal: CurrentPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=0)] = 25,
     tag_filter: Annotated[str | None, Query(alias="tagFilter")] = None,
     created_filter: Annotated[str | None, Query(alias="createdFilter")] = None,

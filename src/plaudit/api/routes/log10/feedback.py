@@ -10,6 +10,7 @@ from plaudit.api.deps import CurrentPrincipal, SessionDep, check_org
 from plaudit.api.routes.log10.base import MAX_PAGE, log10_router, remaining_total
 from plaudit.core import feedback as feedback_service
 from plaudit.core.feedback import FeedbackFilter
+from plaudit.schemas.common import MAX_OFFSET
 from plaudit.schemas.feedback import FeedbackCreate
 
 router = log10_router(prefix="/api/v1/feedback", tags=["feedback"])
@@ -31,7 +32,7 @@ def create_feedback(
 def list_feedback(
     session: SessionDep,
     principal: CurrentPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=0)] = 50,
     task_id: str | None = None,
     completion_id: str | None = None,

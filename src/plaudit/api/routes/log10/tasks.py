@@ -9,6 +9,7 @@ from fastapi import Query
 from plaudit.api.deps import CurrentPrincipal, SessionDep, check_org
 from plaudit.api.routes.log10.base import MAX_PAGE, log10_router, remaining_total
 from plaudit.core import tasks
+from plaudit.schemas.common import MAX_OFFSET
 from plaudit.schemas.tasks import TaskCreate, task_dict
 
 router = log10_router(prefix="/api/v1/feedback_task", tags=["feedback tasks"])
@@ -35,7 +36,7 @@ def create_task(body: TaskCreate, session: SessionDep, principal: CurrentPrincip
 def list_tasks(
     session: SessionDep,
     principal: CurrentPrincipal,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=0)] = 25,
     archived: bool = False,
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from plaudit.api.routes.streaming import jsonl_response
 from plaudit.core import completions
 from plaudit.core.completions import CompletionFilter
 from plaudit.core.tags import parse_selector
+from plaudit.schemas.common import MAX_OFFSET, UTCTimestamp
 from plaudit.schemas.completions import CompletionWrite, completion_dict, completions_dicts
 
 router = APIRouter(prefix="/api/v1/completions", tags=["completions"], route_class=ORJSONRoute)
@@ -34,8 +35,8 @@ def _filter(
 TagsQuery = Annotated[
     list[str] | None, Query(description="Tag names (AND); repeat or comma-separate.")
 ]
-FromQuery = Annotated[datetime | None, Query(alias="from")]
-ToQuery = Annotated[datetime | None, Query(alias="to")]
+FromQuery = Annotated[UTCTimestamp | None, Query(alias="from")]
+ToQuery = Annotated[UTCTimestamp | None, Query(alias="to")]
 
 
 @router.post("")
@@ -56,7 +57,7 @@ def list_completions(
     created_from: FromQuery = None,
     created_to: ToQuery = None,
     session_id: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1)] = 50,
 ) -> dict[str, Any]:
     """Newest first. `total` counts every match."""
