@@ -9,8 +9,8 @@ from plaudit.chat.cml import (
     ChatFeedbackConfig,
     check_header,
     parse_cml,
-    render_cml,
 )
+from plaudit.chat.cml_render import render_cml
 from plaudit.errors import Invalid
 
 

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from plaudit.chat.cml import render_cml
+from plaudit.chat.cml_render import render_cml
 from plaudit.chat.jobs import JobFields, create_job, get_job, job_config
 from plaudit.core.sql import chunked
 from plaudit.db.base import new_id, utcnow
