@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic  # noqa: F401  pre-imported: live_server's gateway warm-up is then instant
+import openai  # noqa: F401
 import pytest
 
 import plaudit
