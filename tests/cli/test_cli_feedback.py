@@ -120,6 +120,9 @@ def test_get_table_edit_and_delete(cli, emoji_task, logged):
     assert edited.exit_code == 0, edited.stderr
     assert edited.json()["json_values"] == {"feedback": "😬"}
     assert edited.json()["comment"] == "changed my mind"
+    history = cli("feedback", "history", "--id", feedback_id, "--json").json()
+    assert [r["json_values"] for r in history["data"]][-1] == {"feedback": "😀"}
+    assert "😀" in cli("feedback", "history", "--id", feedback_id).stdout
     bad = cli("feedback", "edit", "--id", feedback_id, "--values", '{"feedback": 5}')
     assert bad.exit_code == 1 and "HTTP 422" in bad.stderr
     assert cli("feedback", "edit", "--id", feedback_id).exit_code == 1

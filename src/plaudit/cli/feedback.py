@@ -186,3 +186,22 @@ def delete_feedback(
         print_json(result)
     else:
         console.print(f"deleted feedback {feedback_id}", highlight=False, soft_wrap=True)
+
+
+@feedback_app.command("history")
+def feedback_history(
+    feedback_id: str = typer.Option(..., "--id", help="Feedback id."),
+    json_output: bool = JsonFlag,
+) -> None:
+    """Earlier states of a feedback item (edits and deletion), oldest first."""
+    with client() as api:
+        page = api.get(f"{PATH}/{feedback_id}/history")
+    if json_output:
+        print_json(page)
+        return
+    rows = [
+        (when(r.get("changed_at")), r.get("action"), compact(r.get("json_values")),
+         compact(r.get("comment"), 40), r.get("task_version"))
+        for r in page["data"]
+    ]  # fmt: skip
+    print_table(f"History of {feedback_id}", ["changed", "action", "values", "comment", "v"], rows)
