@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# The app imports the model SDKs at startup; import them once here so the first live server of a
-# busy CI worker does not spend its start-up deadline on imports.
-import anthropic  # noqa: E402,F401
+# anthropic/openai: the app imports the model SDKs at startup; importing them once here keeps the
+# first live server of a busy CI worker from spending its start-up deadline on imports.
+import anthropic  # noqa: F401
 import httpx
-import openai  # noqa: E402,F401
+import openai  # noqa: F401
 import pytest
 import uvicorn
-from argon2 import PasswordHasher  # noqa: E402
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from plaudit.api.app import create_app
 from plaudit.config import Settings
-from plaudit.core import security  # noqa: E402
+from plaudit.core import security
 from plaudit.core.orgs import create_organization
 from plaudit.db.base import Base
 from plaudit.db.migrate import upgrade
