@@ -17,6 +17,7 @@ from plaudit.config import Settings, get_settings
 from plaudit.core.ingest import install_ingest
 from plaudit.db.session import make_engine, make_sessionmaker
 from plaudit.gateway.service import install_gateway
+from plaudit.web import routes as web
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(web.router)
+    app.mount("/static", web.static, name="static")
     app.include_router(openai_compat.router)  # /v1/chat/completions, /v1/models
     for router in v1.routers:  # plaudit's own routes first: they hold the fixed paths
         app.include_router(router)

@@ -1,0 +1,1 @@
+"""Server-rendered web UI (Jinja2 templates + plain JS served from the package)."""
