@@ -8,7 +8,8 @@ rows, into completions and completion_tags, in transactions of 5,000 rows; (2) t
 emptied; (3) client threads POST the same completions as gzip'd JSON batches (bodies encoded
 before the clock starts) to ``POST /api/v1/completions/batch`` on a real ``plaudit serve``
 process; the rate counts from the first request to the last acknowledgement, and every row is
-checked to be in the database. Then single-item batches measure acknowledgement → visible.
+checked to be in the database. Raw and HTTP runs alternate (best of 2-3 rounds each). Then
+single-item batches measure acknowledgement → visible.
 
     .venv/bin/python benchmarks/ingest.py [--quick] [--backend sqlite|postgres|both]
 """
@@ -204,25 +205,32 @@ def ack_to_visible(url: str, key: str, probes: int) -> list[float]:
     return delays
 
 
-def run_backend(backend: str, n: int, probes: int, workdir: Path) -> list[Any]:
+def run_backend(backend: str, n: int, rounds: int, probes: int, workdir: Path) -> list[Any]:
+    """Alternate raw and HTTP runs (``rounds`` of each, tables emptied in between) and keep the
+    best rate of each, so a noisy neighbour on the machine skews neither side."""
     db = fresh_database(backend, workdir)
     org = seed_org(db.engine)
     with session_scope(make_sessionmaker(db.engine, write=True)) as session:
         tag_ids = ensure_tags(session, org.id, TAGS)
-    items = make_completions(n)
-    rows, links = raw_rows(items, org.id, tag_ids, backend == "sqlite")
-    raw_s = raw_insert(db.engine, rows, links)
-    assert table_count(db.engine, "completions") == n
-    empty_tables(db.engine)
+    raw_rates, http_rates, retries = [], [], 0
     with SlowStartServer(db.url, workdir) as server:
-        http_s, retries = http_ingest(server.url, org.api_key, items)
-        stored = table_count(db.engine, "completions")
-        links_stored = table_count(db.engine, "completion_tags")
+        for _ in range(rounds):
+            items = make_completions(n)
+            rows, links = raw_rows(items, org.id, tag_ids, backend == "sqlite")
+            raw_rates.append(n / raw_insert(db.engine, rows, links))
+            assert table_count(db.engine, "completions") == n
+            empty_tables(db.engine)
+            http_s, more = http_ingest(server.url, org.api_key, items)
+            http_rates.append(n / http_s)
+            retries += more
+            stored = table_count(db.engine, "completions")
+            links_stored = table_count(db.engine, "completion_tags")
+            if stored != n or links_stored != 2 * n:
+                raise RuntimeError(f"stored {stored} completions / {links_stored} links of {n}")
+            empty_tables(db.engine)
         delays = ack_to_visible(server.url, org.api_key, probes)
     db.dispose()
-    if stored != n or links_stored != 2 * n:
-        raise RuntimeError(f"stored {stored} completions / {links_stored} links of {n}")
-    raw_rate, http_rate = n / raw_s, n / http_s
+    raw_rate, http_rate = max(raw_rates), max(http_rates)
     return [backend, n, raw_rate, http_rate, http_rate / raw_rate, retries,
             percentile(delays, 50) * 1000, max(delays) * 1000]  # fmt: skip
 
@@ -235,12 +243,14 @@ def main() -> int:
     args = parser.parse_args()
     n = args.completions or (20_000 if args.quick else 200_000)
     probes = 10 if args.quick else 50
+    rounds = 2 if args.quick else 3
     results = []
     for backend in backends(args.backend):
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(run_backend(backend, n, probes, Path(tmp)))
+            results.append(run_backend(backend, n, rounds, probes, Path(tmp)))
     print_table(
-        "Batch ingestion (completions/s; raw = multi-row INSERT of the same rows, same run)",
+        f"Batch ingestion (completions/s, best of {rounds} alternating rounds; raw = multi-row "
+        "INSERT of the same rows, same run)",
         ["backend", "rows", "raw/s", "HTTP batch/s", "HTTP/raw", "503 retries",
          "ack→visible p50 ms", "max ms"],
         results,

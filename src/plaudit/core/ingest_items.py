@@ -56,18 +56,15 @@ def _check_numbers_and_objects(raw: dict[str, Any]) -> None:
 
 
 def _nests_deeper_than(value: Any, limit: int) -> bool:
-    """Iterative (no recursion to exhaust); visits containers only."""
-    level = [value]
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
+    """True when containers nest more than ``limit`` levels below ``value`` (recursion is
+    bounded by ``limit``; only containers are descended into)."""
+    if limit <= 0:
+        return True
+    children = value.values() if type(value) is dict else value
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and _nests_deeper_than(child, limit - 1):
             return True
-        nxt: list[Any] = []
-        for item in level:
-            children = item.values() if isinstance(item, dict) else item
-            nxt.extend(c for c in children if isinstance(c, dict | list))
-        level = nxt
     return False
 
 
