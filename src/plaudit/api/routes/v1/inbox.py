@@ -53,7 +53,7 @@ def claim_next(
         "item": {
             "completion": completions_dicts(session, principal.org_id, [completion])[0],
             "slot": claim.slot,
-            "lease_expires_at": claim.lease_expires_at.isoformat(),  # type: ignore[attr-defined]
+            "lease_expires_at": claim.lease_expires_at.isoformat(),
         },
         "task": {"id": task.id, "name": task.name, "instruction": task.instruction,
                  "json_schema": task.json_schema, "version": task.version},
