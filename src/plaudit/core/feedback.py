@@ -213,6 +213,8 @@ def update_feedback(
 
 
 def delete_feedback(session: Session, principal: Principal, feedback: Feedback) -> None:
+    """Soft delete: the item leaves lists and exports, its history stays, and the inbox slots
+    it closed need a review again."""
     _remember(session, feedback, "delete", principal)
     feedback.deleted_at = utcnow()
     session.flush()
