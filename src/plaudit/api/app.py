@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from plaudit import __version__
 from plaudit.api.errors import add_exception_handlers
 from plaudit.api.jsonio import ORJSONResponse
-from plaudit.api.middleware import BodyLimitMiddleware
+from plaudit.api.middleware import BodyLimitMiddleware, CollapseSlashesMiddleware
 from plaudit.api.routes import health, log10, openai_compat, v1
 from plaudit.config import Settings, get_settings
 from plaudit.core.ingest import install_ingest
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_ingest(app)
     add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CollapseSlashesMiddleware)
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount("/static", web.static, name="static")

@@ -6,6 +6,7 @@ most ``limit`` bytes, before any parsing.
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any
 
@@ -102,3 +103,19 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class CollapseSlashesMiddleware:
+    """Serve ``//api/...`` as ``/api/...``: log10 builds URLs as ``f"{LOG10_URL}/api/…"``, so a
+    LOG10_URL ending in ``/`` would otherwise 404 on every call (and redirects break its client)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and "//" in path:
+            scope = dict(scope)
+            scope["path"] = re.sub("/{2,}", "/", path)
+            scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
