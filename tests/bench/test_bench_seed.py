@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from pathlib import Path
 
 import orjson
-from benchkit import (
+
+# benchmarks/ is a folder of scripts, not a package; its helper module is imported from there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from benchkit import (  # noqa: E402
     TAG_COUNT,
     percentile,
     print_table,

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy import and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from plaudit.core import inbox_sql
 from plaudit.core.sql import chunked, insert_ignore
 from plaudit.core.tags import selector_tag_ids, tagged_with_all
 from plaudit.db.base import utcnow
@@ -129,92 +130,32 @@ def claim_next(
         raise Conflict(f"feedback task '{task.id}' is archived", path="task_id")
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
-    held = session.execute(
-        select(InboxSlot.completion_id, InboxSlot.slot)
-        .where(
-            InboxSlot.task_id == task.id,
-            InboxSlot.state == "claimed",
-            InboxSlot.reviewer_id == reviewer_id,
-            InboxSlot.lease_expires_at > now,
-        )
-        .limit(1)
-    ).first()
+    who = {"b_task": task.id, "b_reviewer": reviewer_id, "b_now": now}
+    held = session.execute(inbox_sql.HELD, who).first()
     if held is not None:  # idempotent: a reload gets the same item, with a renewed lease
-        _set_lease(session, task.id, held[0], held[1], reviewer_id, expires)
+        session.execute(inbox_sql.RENEW, {
+            "b_task": task.id, "b_completion": held[0], "b_slot": held[1],
+            "b_new_expires": expires, "b_new_reviewer": reviewer_id,
+        })  # fmt: skip
         return Claim(task.id, held[0], held[1], expires)
+    lock = session.get_bind().dialect.name == "postgresql"
+    queries = inbox_sql.candidates(task.reviews_per_item > 1, lock)
     for _attempt in range(8):
-        candidate = _candidate(session, task, reviewer_id, now)
+        candidate = None
+        for query in queries:
+            candidate = session.execute(query, who).first()
+            if candidate is not None:
+                break
         if candidate is None:
             return None
         completion_id, slot = candidate
-        claimed = session.execute(
-            update(InboxSlot)
-            .where(
-                InboxSlot.task_id == task.id,
-                InboxSlot.completion_id == completion_id,
-                InboxSlot.slot == slot,
-                _claimable(now),
-            )
-            .values(state="claimed", reviewer_id=reviewer_id, lease_expires_at=expires)
-        )
+        claimed = session.execute(inbox_sql.CLAIM, {
+            **who, "b_completion": completion_id, "b_slot": slot,
+            "b_new_expires": expires, "b_new_reviewer": reviewer_id,
+        })  # fmt: skip
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
             return Claim(task.id, completion_id, slot, expires)
     return None
-
-
-def _candidate(
-    session: Session, task: FeedbackTask, reviewer_id: str, now: datetime
-) -> tuple[str, int] | None:
-    skipped = exists().where(
-        InboxSkip.task_id == InboxSlot.task_id,
-        InboxSkip.completion_id == InboxSlot.completion_id,
-        InboxSkip.reviewer_id == reviewer_id,
-    )
-    base = select(InboxSlot.completion_id, InboxSlot.slot).where(
-        InboxSlot.task_id == task.id, ~skipped
-    )
-    if task.reviews_per_item > 1:  # independent reviews: never two slots of one item per person
-        mine = aliased(InboxSlot)
-        base = base.where(
-            ~exists().where(
-                mine.task_id == InboxSlot.task_id,
-                mine.completion_id == InboxSlot.completion_id,
-                mine.reviewer_id == reviewer_id,
-                mine.state.in_(("claimed", "done")),
-            )
-        )
-    lock = session.get_bind().dialect.name == "postgresql"
-    queries = [
-        base.where(InboxSlot.state == "claimed", InboxSlot.lease_expires_at <= now),
-        base.where(InboxSlot.state == "open").order_by(InboxSlot.seq, InboxSlot.completion_id),
-    ]
-    for query in queries:
-        query = query.limit(1)
-        if lock:  # concurrent reviewers step over each other's candidates instead of queueing
-            query = query.with_for_update(skip_locked=True)
-        row = session.execute(query).first()
-        if row is not None:
-            return row[0], row[1]
-    return None
-
-
-def _set_lease(
-    session: Session,
-    task_id: str,
-    completion_id: str,
-    slot: int,
-    reviewer_id: str,
-    expires: datetime,
-) -> None:
-    session.execute(
-        update(InboxSlot)
-        .where(
-            InboxSlot.task_id == task_id,
-            InboxSlot.completion_id == completion_id,
-            InboxSlot.slot == slot,
-        )
-        .values(lease_expires_at=expires, reviewer_id=reviewer_id)
-    )
 
 
 def release_claim(session: Session, task_id: str, completion_id: str, reviewer_id: str) -> None:

@@ -1,0 +1,103 @@
+"""The statements behind inbox ``next``, built once with bind parameters.
+
+``claim_next`` runs three or four tiny statements per call; building and cache-keying fresh ORM
+statements each time cost several times more than the database took to run them. These are
+plain Core statements on the ``inbox_slots`` table (no ORM session synchronisation either:
+nothing holds InboxSlot objects across a claim).
+
+Bind names (``b_``: UPDATE reserves column names): ``b_task``, ``b_reviewer``, ``b_now`` and,
+for writes, ``b_completion``, ``b_slot``, ``b_new_reviewer``, ``b_new_expires``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, exists, not_, or_, select, update
+
+from plaudit.db.base import UTCDateTime
+from plaudit.db.models import InboxSkip, InboxSlot
+
+_SLOTS = cast(Table, InboxSlot.__table__)
+_SKIPS = cast(Table, InboxSkip.__table__)
+_NOW = bindparam("b_now", type_=UTCDateTime())
+_ONE_SLOT = and_(
+    _SLOTS.c.task_id == bindparam("b_task"),
+    _SLOTS.c.completion_id == bindparam("b_completion"),
+    _SLOTS.c.slot == bindparam("b_slot"),
+)
+
+HELD = (
+    select(_SLOTS.c.completion_id, _SLOTS.c.slot)
+    .where(
+        _SLOTS.c.task_id == bindparam("b_task"),
+        _SLOTS.c.state == "claimed",
+        _SLOTS.c.reviewer_id == bindparam("b_reviewer"),
+        _SLOTS.c.lease_expires_at > _NOW,
+    )
+    .limit(1)
+)
+
+RENEW = (
+    update(_SLOTS)
+    .where(_ONE_SLOT)
+    .values(
+        lease_expires_at=bindparam("b_new_expires", type_=UTCDateTime()),
+        reviewer_id=bindparam("b_new_reviewer"),
+    )
+)
+
+# Compare-and-set: only an open slot, or one whose lease ran out, can be taken.
+CLAIM = (
+    update(_SLOTS)
+    .where(
+        _ONE_SLOT,
+        or_(
+            _SLOTS.c.state == "open",
+            and_(_SLOTS.c.state == "claimed", _SLOTS.c.lease_expires_at <= _NOW),
+        ),
+    )
+    .values(
+        state="claimed",
+        reviewer_id=bindparam("b_new_reviewer"),
+        lease_expires_at=bindparam("b_new_expires", type_=UTCDateTime()),
+    )
+)
+
+
+@lru_cache(maxsize=4)
+def candidates(independent: bool, lock: bool) -> tuple[Any, Any]:
+    """(a lapsed claim, the oldest open slot) the reviewer may take, as two LIMIT 1 queries.
+
+    ``independent``: the task wants several reviews per item, so skip items the reviewer
+    already holds or reviewed. ``lock``: PostgreSQL's ``FOR UPDATE SKIP LOCKED``, so concurrent
+    reviewers step over each other's candidates instead of queueing.
+    """
+    reviewer: Any = bindparam("b_reviewer")
+    skipped = exists().where(
+        _SKIPS.c.task_id == _SLOTS.c.task_id,
+        _SKIPS.c.completion_id == _SLOTS.c.completion_id,
+        _SKIPS.c.reviewer_id == reviewer,
+    )
+    base = select(_SLOTS.c.completion_id, _SLOTS.c.slot).where(
+        _SLOTS.c.task_id == bindparam("b_task"), not_(skipped)
+    )
+    if independent:
+        mine = _SLOTS.alias("mine")
+        base = base.where(
+            not_(
+                exists().where(
+                    mine.c.task_id == _SLOTS.c.task_id,
+                    mine.c.completion_id == _SLOTS.c.completion_id,
+                    mine.c.reviewer_id == reviewer,
+                    mine.c.state.in_(("claimed", "done")),
+                )
+            )
+        )
+    lapsed = base.where(_SLOTS.c.state == "claimed", _SLOTS.c.lease_expires_at <= _NOW)
+    oldest = base.where(_SLOTS.c.state == "open").order_by(_SLOTS.c.seq, _SLOTS.c.completion_id)
+    queries = []
+    for query in (lapsed.limit(1), oldest.limit(1)):
+        queries.append(query.with_for_update(skip_locked=True) if lock else query)
+    return queries[0], queries[1]
