@@ -89,7 +89,8 @@ class Gateway:
         self, specs: list[ModelSpec], ctx: CallContext | dict[int, CallContext]
     ) -> AsyncGenerator[Delta, None]:
         """Run all models concurrently; yield deltas as they arrive, then one terminal
-        ``done``/``error`` Delta per model. Closing the iterator cancels the upstream calls."""
+        ``done``/``error`` Delta per model. Closing the iterator early cancels the upstream
+        calls; iterating to the end also waits until every call's completion is committed."""
         contexts = _contexts(specs, ctx)
         queue: asyncio.Queue[Delta] = asyncio.Queue()
         tasks = [
@@ -104,16 +105,22 @@ class Gateway:
                     pending -= 1
                 yield delta
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if pending:  # the caller left early: stop the upstream calls still running
+                for task in tasks:
+                    task.cancel()
+            # Otherwise only recording is left; let it finish even if the caller is cancelled.
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
 
     async def complete(self, spec: ModelSpec, ctx: CallContext) -> Delta:
-        """Call one model and return its terminal Delta (``done`` with the text, or ``error``)."""
+        """Call one model and return its terminal Delta (``done`` with the text, or ``error``)
+        once its completion row is committed."""
+        final: Delta | None = None
         async for delta in self.stream_many([spec], ctx):
             if delta.terminal:
-                return delta
-        raise AssertionError("stream_many ended without a terminal delta")  # pragma: no cover
+                final = delta
+        if final is None:  # pragma: no cover - stream_many always ends with one
+            raise AssertionError("stream_many ended without a terminal delta")
+        return final
 
     async def aclose(self) -> None:
         """Close the adapters' clients of the running loop (the app's shutdown hook)."""
@@ -168,20 +175,22 @@ class Gateway:
         if error is not None:
             error = scrub(f"model '{spec.name}' (id {spec.id}): {error}", spec.secret)
             log.info("%s", error)
-        recorded = await self._record(
-            spec, ctx, completion_id, record, text, error, latency_ms, ttft_ms, attempts
-        )
+        # The answer goes out first and the row is written right after: the caller should
+        # not wait for bookkeeping, and stream_many ends only once every row is committed.
         emit(
             Delta(
                 spec.id,
                 "error" if error is not None else "done",
                 text=text,
                 error=error,
-                completion_id=recorded,
+                completion_id=completion_id if self.sessions is not None else None,
                 latency_ms=latency_ms,
                 ttft_ms=ttft_ms,
                 usage=record.usage,
             )
+        )
+        await self._record(
+            spec, ctx, completion_id, record, text, error, latency_ms, ttft_ms, attempts
         )
 
     async def _attempt(
@@ -207,6 +216,9 @@ class Gateway:
                         timing["ttft"] = time.perf_counter()
                     parts.append(piece)
                     emit(Delta(spec.id, "delta", text=piece))
+                    # Buffered chunks would otherwise be parsed back to back before the
+                    # consumer sees the first one: hand it the delta now.
+                    await asyncio.sleep(0)
         except TimeoutError:
             if parts:
                 raise UpstreamError(
