@@ -191,9 +191,10 @@ class TurnStream:
         sent = 0
         while True:
             waiter = self.changed
-            while sent < len(self.events):
-                yield self.events[sent]
-                sent += 1
+            if sent < len(self.events):  # everything since the last write in one chunk
+                end = len(self.events)
+                yield b"".join(self.events[sent:end])
+                sent = end
             if self.finished:
                 return
             await waiter.wait()
