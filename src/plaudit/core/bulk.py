@@ -18,12 +18,6 @@ from sqlalchemy.orm import Session
 from plaudit.db.models import Completion
 
 COMPLETION_COLUMNS = tuple(c.name for c in Completion.__table__.columns)
-_JSON_COLUMNS = frozenset({"request", "response", "usage", "tags", "extra"})
-_TIME_COLUMNS = frozenset({"created_at", "updated_at"})
-
-
-def dumps_json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -38,29 +32,40 @@ def _postgres_time(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def insert_completion_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert full completion rows (every column present) in one ``executemany``."""
-    if not rows:
+_NEW_ROW_ORDER = ("id", "org_id", "status", "kind", "model", "provider", "request", "response",
+                  "usage", "latency_ms", "ttft_ms", "error", "session_id", "tags", "extra",
+                  "created_at", "updated_at")  # fmt: skip
+assert COMPLETION_COLUMNS == _NEW_ROW_ORDER, "update insert_new_completions with the model"
+
+
+def insert_new_completions(
+    session: Session, org_id: str, items: Sequence[tuple[str, dict[str, Any]]], now: datetime
+) -> None:
+    """Insert new completions from ``(id, fields)`` with the model's defaults, building each
+    row's tuple in one expression (the hot loop of batch ingestion)."""
+    if not items:
         return
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
     to_time = _postgres_time if postgres else _sqlite_time
-    json_at = [i for i, n in enumerate(COMPLETION_COLUMNS) if n in _JSON_COLUMNS]
-    time_at = [i for i, n in enumerate(COMPLETION_COLUMNS) if n in _TIME_COLUMNS]
-    times: dict[datetime, Any] = {}  # most rows share the transaction's "now"
+    stamp = to_time(now)
+    dumps = orjson.dumps
+    option = orjson.OPT_NON_STR_KEYS
     params = []
-    for row in rows:
-        values = [row[name] for name in COMPLETION_COLUMNS]
-        for i in json_at:
-            if values[i] is not None:
-                values[i] = dumps_json(values[i])
-        for i in time_at:
-            moment = values[i]
-            converted = times.get(moment)
-            if converted is None:
-                converted = times[moment] = to_time(moment)
-            values[i] = converted
-        params.append(tuple(values))
+    for completion_id, f in items:
+        get = f.get
+        usage = get("usage")
+        created = get("created_at")
+        params.append((
+            completion_id, org_id, get("status", "finished"), get("kind", "chat"), get("model"),
+            get("provider"), dumps(get("request") or {}, option=option).decode(),
+            dumps(get("response") or {}, option=option).decode(),
+            None if usage is None else dumps(usage, option=option).decode(),
+            get("latency_ms"), get("ttft_ms"), get("error"), get("session_id"),
+            dumps(get("tags") or [], option=option).decode(),
+            dumps(get("extra") or {}, option=option).decode(),
+            stamp if created is None else to_time(created), stamp,
+        ))  # fmt: skip
     if postgres:
         _copy(session, "completions", COMPLETION_COLUMNS, params)
         return

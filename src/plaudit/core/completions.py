@@ -18,7 +18,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
-from plaudit.core.bulk import insert_completion_rows, insert_tag_links
+from plaudit.core.bulk import insert_new_completions, insert_tag_links
 from plaudit.core.sql import chunked, insert_ignore
 from plaudit.core.tags import ensure_tags, normalise_tags, selector_tag_ids, tagged_with_all
 from plaudit.db.base import new_id, utcnow
@@ -143,8 +143,8 @@ def upsert_completions(
                     {"_id": completion_id, **changes}
                 )
             continue
-        new_rows.append(_new_row(org_id, completion_id, fields, now))
-    insert_completion_rows(session, new_rows)
+        new_rows.append((completion_id, fields))
+    insert_new_completions(session, org_id, new_rows, now)
     table = cast(Table, Completion.__table__)
     for keys, rows in updates.items():  # one executemany per shape of change
         statement = (
