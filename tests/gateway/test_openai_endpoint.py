@@ -104,3 +104,19 @@ def test_bad_request_bodies_are_4xx(live_server, org, registered):
     for body in ({"model": "pirate"}, {"model": "pirate", "messages": []}, {"messages": [{}]}):
         response = httpx.post(url, json=body, headers=org.headers)
         assert response.status_code == 422, response.text
+
+
+def test_stream_cut_midway_raises_in_the_sdk(live_server, client, org, fake):
+    body = {"name": "cut", "adapter": "openai", "endpoint": fake.url_with(malformed="truncate")
+            + "/v1", "upstream_model": "fake-verbose"}  # fmt: skip
+    assert client.post("/api/v1/models", json=body, headers=org.headers).status_code == 201
+    stream = _sdk(live_server, org.api_key).chat.completions.create(
+        model="cut", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    received = []
+    with pytest.raises(openai.APIError, match="closed before the answer was complete"):
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert "".join(received).startswith("Thank you for your question")
+    logged = _logged(live_server, org)
+    assert logged[0]["status"] == "failed" and logged[0]["error"]
