@@ -191,11 +191,14 @@ class TurnStream:
         sent = 0
         while True:
             waiter = self.changed
+            # Read ``finished`` before the events: the last events may be pushed (and the
+            # stream finished) while this generator is suspended in ``yield``.
+            finished = self.finished
             if sent < len(self.events):  # everything since the last write in one chunk
                 end = len(self.events)
                 yield b"".join(self.events[sent:end])
                 sent = end
-            if self.finished:
+            if finished:
                 return
             await waiter.wait()
 
