@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from plaudit.errors import Invalid
 
