@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -94,6 +95,31 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, code, message, headers=headers)
 
 
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """Lock timeouts, deadlocks and serialisation failures are load, not bugs: the transaction
+    was rolled back (nothing half-written), so tell the client to retry."""
+    if isinstance(exc, OperationalError | DBAPIError) and _is_contention(exc):
+        log.warning("database contention on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(
+            request, 503, "overloaded", "the database is busy; retry shortly",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
+    if isinstance(exc, IntegrityError):
+        return error_response(
+            request, 409, "conflict", "a concurrent request changed the same data; retry"
+        )
+    return await _unexpected(request, exc)
+
+
+def _is_contention(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    code = getattr(exc.orig, "sqlstate", None)
+    return "database is locked" in text or "database is busy" in text or code in _RETRYABLE
+
+
+_RETRYABLE = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock, lock_not_available
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "internal", "internal server error")
@@ -103,4 +129,5 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlauditError, _plaudit_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
