@@ -30,7 +30,11 @@ def test_task_completion_feedback_download(client, org):
     assert logged.status_code == 200, logged.text
     fb = client.post(
         "/api/v1/feedback",
-        json={"task_id": task_id, "json_values": {"feedback": "😀"}, "completion_tags_selector": "u1"},
+        json={
+            "task_id": task_id,
+            "json_values": {"feedback": "😀"},
+            "completion_tags_selector": "u1",
+        },
         headers=h,
     )
     assert fb.status_code == 200, fb.text
