@@ -56,6 +56,7 @@ SCHEMA = {
     "required": ["score"],
 }
 REVIEWERS = 50
+HEADER = ("backend", "operation", "calls", "p50 ms", "p95 ms", "ratio", "target")
 
 
 def _create_task(db: BenchDB, org_id: str, name: str, selector: list[str], reviews: int = 1):  # type: ignore[no-untyped-def]
@@ -270,18 +271,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50,000 completions, fewer calls")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--completions", type=int, default=None, help="override the row count")
+    parser.add_argument("--calls", type=int, default=None, help="timed calls per operation")
     args = parser.parse_args(argv)
     n = args.completions or (50_000 if args.quick else 1_000_000)
-    calls = 200 if args.quick else 1000
+    calls = args.calls or (200 if args.quick else 1000)
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)")
     all_rows: list[list[Any]] = []
     with tempfile.TemporaryDirectory(prefix="plaudit-bench-") as tmp:
         for backend in backends(args.backend):
-            all_rows += run(backend, n, calls, Path(tmp))
+            rows = run(backend, n, calls, Path(tmp))
+            print_table(f"{backend}: done", HEADER, rows)  # kept even if a later backend fails
+            all_rows += rows
     print_table(
         f"inbox next & selector matching — {n:,} completions, {TAG_COUNT:,} tags "
         f"(target p95 <= {TARGET_P95_MS:.0f} ms; ratio = p95 / baseline p95)",
-        ("backend", "operation", "calls", "p50 ms", "p95 ms", "ratio", "target"),
+        HEADER,
         all_rows,
     )
     print(f"load average at end: {os.getloadavg()[0]:.2f} (2 cores)")
