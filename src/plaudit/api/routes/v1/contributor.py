@@ -9,9 +9,9 @@ for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from plaudit.api.routes.v1.jobs import contributor_of
 from plaudit.chat import conversation as conv
 from plaudit.chat import turns
 from plaudit.chat.assignment import abandon_assignment
-from plaudit.chat.state import conversation_state, open_chat, submit_conversation
+from plaudit.chat.state import Chat, conversation_state, open_chat, submit_conversation
 from plaudit.schemas.jobs import (
     AnswersIn,
     CustomResponseIn,
@@ -36,6 +36,23 @@ router = APIRouter(
 )
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def open_own_chat(
+    assignment_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> Chat:
+    """The caller's own open conversation, locked for writing; renews the unit's lease."""
+    return open_chat(
+        session, principal, assignment_id, contributor_of(request, principal),
+        settings.unit_lease_seconds,
+    )  # fmt: skip
+
+
+ChatDep = Annotated[Chat, Depends(open_own_chat)]
 
 
 @router.get("/{assignment_id}")
@@ -58,19 +75,10 @@ def get_conversation(
 def set_live_preamble(
     assignment_id: str,
     body: LivePreambleIn,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """live-preamble: the context you give the model, before the first turn."""
-    chat = open_chat(
-        session,
-        principal,
-        assignment_id,
-        contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )
     conv.set_live_preamble(session, chat, body.text)
     return conversation_state(session, chat)
 
@@ -117,19 +125,10 @@ def save_answers(
     assignment_id: str,
     index: int,
     body: AnswersIn,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
-    chat = open_chat(
-        session,
-        principal,
-        assignment_id,
-        contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )
     conv.save_answers(session, chat, index, body.by_label())
     return conversation_state(session, chat)
 
@@ -139,19 +138,10 @@ def select_response(
     assignment_id: str,
     index: int,
     body: SelectIn,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Choose the response to continue with, or ``near_identical`` for a recorded random pick."""
-    chat = open_chat(
-        session,
-        principal,
-        assignment_id,
-        contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )
     conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
     return conversation_state(session, chat)
 
@@ -161,19 +151,10 @@ def set_custom_response(
     assignment_id: str,
     index: int,
     body: CustomResponseIn,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """custom-response: your own reply replaces the selected one in the chat."""
-    chat = open_chat(
-        session,
-        principal,
-        assignment_id,
-        contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )
     conv.set_custom_response(session, chat, index, body.text)
     return conversation_state(session, chat)
 
@@ -181,19 +162,10 @@ def set_custom_response(
 @router.post("/{assignment_id}/submit")
 def submit(
     assignment_id: str,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Submit the judgment (422/409 naming the rule that is not met yet)."""
-    chat = open_chat(
-        session,
-        principal,
-        assignment_id,
-        contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )
     judgment = submit_conversation(session, chat)
     return {"judgment_id": judgment.id, "assignment_id": assignment_id, "state": "submitted"}
 
@@ -201,15 +173,9 @@ def submit(
 @router.post("/{assignment_id}/abandon")
 def abandon(
     assignment_id: str,
-    request: Request,
+    chat: ChatDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Give the unit back without submitting (it returns to the queue)."""
-    chat = open_chat(
-        session, principal, assignment_id, contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )  # fmt: skip
     abandon_assignment(session, chat.assignment)
     return {"assignment_id": assignment_id, "state": "abandoned"}
