@@ -12,6 +12,7 @@ from plaudit.api.jsonio import BODY_ORG_KEY
 from plaudit.config import Settings
 from plaudit.core.orgs import authenticate_key
 from plaudit.core.principal import Principal
+from plaudit.db.session import session_scope
 from plaudit.errors import Forbidden, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -21,15 +22,8 @@ def get_db(request: Request) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
     state = request.app.state
     factory = state.read_sessions if request.method in _READ_METHODS else state.write_sessions
-    session = factory()
-    try:
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit runs when the endpoint returns, before the 2xx goes out.
