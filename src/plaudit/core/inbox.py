@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, literal, or_, select, update
+from sqlalchemy import and_, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,9 @@ def match_completions(session: Session, org_id: str, tags_by_id: Mapping[str, li
             )
 
 
+ANALYZE_AFTER_ROWS = 10_000
+
+
 def backfill_task(session: Session, task: FeedbackTask) -> None:
     """Re-derive ``task``'s open slots from its selector (one INSERT … SELECT per slot).
 
@@ -90,6 +93,7 @@ def backfill_task(session: Session, task: FeedbackTask) -> None:
     matching = tagged_with_all(tag_ids).subquery()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = 0
     for slot in range(task.reviews_per_item):
         source = (
             select(
@@ -99,11 +103,16 @@ def backfill_task(session: Session, task: FeedbackTask) -> None:
             .join(matching, matching.c.completion_id == Completion.id)
             .where(Completion.org_id == task.org_id)
         )  # fmt: skip
-        session.execute(
+        result = session.execute(
             insert(InboxSlot)
             .from_select(["task_id", "completion_id", "slot", "org_id", "seq", "state"], source)
             .on_conflict_do_nothing()
         )
+        inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    if dialect == "postgresql" and inserted >= ANALYZE_AFTER_ROWS:
+        # A big backfill changes the table faster than autovacuum notices; without fresh
+        # statistics the planner scans inbox_slots for every claim.
+        session.execute(text("ANALYZE inbox_slots"))
 
 
 @dataclass(frozen=True)
