@@ -221,11 +221,15 @@ def mark_reviewed(
     return the completions whose slot was closed. A reviewer closes at most one slot per item."""
     closed: list[str] = []
     now = utcnow()
+    by_completion: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(  # one read for all matched completions, then one CAS each
+        select(InboxSlot.completion_id, InboxSlot.slot, InboxSlot.state, InboxSlot.reviewer_id)
+        .where(InboxSlot.task_id == task_id, InboxSlot.completion_id.in_(completion_ids))
+    ):  # fmt: skip
+        by_completion[row.completion_id].append(row)
     for completion_id in completion_ids:
         where = (InboxSlot.task_id == task_id, InboxSlot.completion_id == completion_id)
-        slots = session.execute(
-            select(InboxSlot.slot, InboxSlot.state, InboxSlot.reviewer_id).where(*where)
-        ).all()
+        slots = by_completion.get(completion_id, [])
         if any(s.state == "done" and s.reviewer_id == reviewer_id for s in slots):
             continue
         mine = [s for s in slots if s.state == "claimed" and s.reviewer_id == reviewer_id]
