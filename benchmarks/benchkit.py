@@ -350,6 +350,8 @@ def reset_peak_rss(pid: int) -> None:
 class ServerProcess:
     """``plaudit serve`` on a free loopback port, as a separate process."""
 
+    START_TIMEOUT_S = 60.0
+
     def __init__(self, database_url: str, workdir: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -371,7 +373,7 @@ class ServerProcess:
              "--host", "127.0.0.1", "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.log.seek(0)
