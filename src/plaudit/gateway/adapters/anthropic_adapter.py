@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import anyio.to_thread
-
 from plaudit.gateway.adapters.base import (
-    Adapter,
     CallRecord,
+    SDKAdapter,
     call_params,
     chat_messages,
     upstream_params,
@@ -49,39 +47,29 @@ def split_system(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, An
     return "\n\n".join(s for s in system if s), turns
 
 
-class AnthropicAdapter(Adapter):
+class AnthropicAdapter(SDKAdapter):
     name: ClassVar[str] = "anthropic"
     description: ClassVar[str] = "Anthropic Messages API (Claude) through the official SDK."
-
-    def __init__(self) -> None:
-        self._http: Any = None  # one connection pool for every endpoint of this adapter
-        self._clients: dict[tuple[str | None, str | None, float], anthropic.AsyncAnthropic] = {}
 
     @classmethod
     def warm_up(cls) -> None:
         import anthropic  # noqa: F401  (seconds on a busy machine: keep it off the event loop)
 
-    async def start(self) -> None:
+    def new_pool(self) -> Any:
         import anthropic
 
-        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
-        self._http = await anyio.to_thread.run_sync(anthropic.DefaultAsyncHttpxClient)
+        return anthropic.DefaultAsyncHttpxClient()
 
-    def client(self, spec: ModelSpec) -> anthropic.AsyncAnthropic:
-        key = (spec.endpoint, spec.secret, spec.timeout_s)
-        client = self._clients.get(key)
-        if client is None:
-            import anthropic
+    def new_client(self, spec: ModelSpec, http: Any) -> anthropic.AsyncAnthropic:
+        import anthropic
 
-            client = anthropic.AsyncAnthropic(
-                api_key=spec.secret or NO_KEY,
-                base_url=spec.endpoint or None,
-                max_retries=0,
-                http_client=self._http,
-                timeout=spec.timeout_s + 5,  # backstop: the gateway's own timeout fires first
-            )
-            self._clients[key] = client
-        return client
+        return anthropic.AsyncAnthropic(
+            api_key=spec.secret or NO_KEY,
+            base_url=spec.endpoint or None,
+            max_retries=0,
+            http_client=http,
+            timeout=spec.timeout_s + 5,  # backstop: the gateway's own timeout fires first
+        )
 
     async def stream(
         self, spec: ModelSpec, ctx: CallContext, call: CallRecord
@@ -136,14 +124,6 @@ class AnthropicAdapter(Adapter):
             call.usage = usage
         if not stopped:
             raise UpstreamError("the stream ended before the model finished (no message_stop)")
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
 
 
 def _add_usage(usage: dict[str, Any], source: Any) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
+import anyio.to_thread
+
 from plaudit.errors import Invalid
 from plaudit.gateway.types import CallContext, ModelSpec
 
@@ -62,6 +64,41 @@ class Adapter:
 
     async def aclose(self) -> None:
         """Release clients and connections."""
+
+
+class SDKAdapter(Adapter):
+    """An adapter over an official async SDK: one HTTP pool shared by every endpoint, and one
+    SDK client per (endpoint, secret, timeout), built on first use and closed with the adapter."""
+
+    def __init__(self) -> None:
+        self._http: Any = None
+        self._clients: dict[tuple[str | None, str | None, float], Any] = {}
+
+    def new_pool(self) -> Any:
+        """The SDK's default async httpx client (blocking: loads TLS certificates)."""
+        raise NotImplementedError
+
+    def new_client(self, spec: ModelSpec, http: Any) -> Any:
+        """An SDK client for ``spec`` on the shared pool ``http``."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._http = await anyio.to_thread.run_sync(self.new_pool)
+
+    def client(self, spec: ModelSpec) -> Any:
+        key = (spec.endpoint, spec.secret, spec.timeout_s)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self.new_client(spec, self._http)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
 
 
 def check_url(endpoint: str) -> None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import anyio.to_thread
-
 from plaudit.gateway.adapters.base import (
-    Adapter,
     CallRecord,
+    SDKAdapter,
     call_params,
     chat_messages,
     upstream_params,
@@ -38,42 +36,32 @@ SDK_ARGS = frozenset(
 NO_KEY = "no-key-configured"  # the SDK insists on a key; never fall back to OPENAI_API_KEY
 
 
-class OpenAIAdapter(Adapter):
+class OpenAIAdapter(SDKAdapter):
     name: ClassVar[str] = "openai"
     description: ClassVar[str] = "Any OpenAI-compatible /v1/chat/completions endpoint."
-
-    def __init__(self) -> None:
-        self._http: Any = None  # one connection pool for every endpoint of this adapter
-        self._clients: dict[tuple[str | None, str | None, float], openai.AsyncOpenAI] = {}
 
     @classmethod
     def warm_up(cls) -> None:
         import openai  # noqa: F401  (seconds on a busy machine: keep it off the event loop)
 
-    async def start(self) -> None:
+    def new_pool(self) -> Any:
         import openai
 
-        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
-        self._http = await anyio.to_thread.run_sync(openai.DefaultAsyncHttpxClient)
+        return openai.DefaultAsyncHttpxClient()
 
-    def client(self, spec: ModelSpec) -> openai.AsyncOpenAI:
-        key = (spec.endpoint, spec.secret, spec.timeout_s)
-        client = self._clients.get(key)
-        if client is None:
-            import openai
+    def new_client(self, spec: ModelSpec, http: Any) -> openai.AsyncOpenAI:
+        import openai
 
-            client = openai.AsyncOpenAI(
-                api_key=spec.secret or NO_KEY,
-                base_url=spec.endpoint or None,
-                max_retries=0,
-                # A backstop only: the gateway's own per-model timeout fires first.
-                http_client=self._http,
-                timeout=spec.timeout_s + 5,
-                organization=None,
-                project=None,
-            )
-            self._clients[key] = client
-        return client
+        return openai.AsyncOpenAI(
+            api_key=spec.secret or NO_KEY,
+            base_url=spec.endpoint or None,
+            max_retries=0,
+            # A backstop only: the gateway's own per-model timeout fires first.
+            http_client=http,
+            timeout=spec.timeout_s + 5,
+            organization=None,
+            project=None,
+        )
 
     async def stream(
         self, spec: ModelSpec, ctx: CallContext, call: CallRecord
@@ -120,14 +108,6 @@ class OpenAIAdapter(Adapter):
         if call.finish_reason is None:
             what = "no chunks" if not chunks else f"{chunks} chunks"
             raise UpstreamError(f"the stream ended before the model finished ({what})")
-
-    async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
-        if self._http is not None:
-            http, self._http = self._http, None
-            await http.aclose()
 
 
 def openai_error(exc: BaseException) -> UpstreamError:
