@@ -3,7 +3,7 @@ RSS growth <= 100 MB, on SQLite and PostgreSQL.
 
 Measures, each in a process of its own so its memory is its own:
   * baseline: a raw DB-API `SELECT` of the same rows + `orjson.dumps` of each row tuple,
-  * direct: `plaudit.core.feedback.iter_feedback` + `orjson.dumps` (what the route does),
+  * direct: `plaudit.core.feedback_export.iter_feedback_lines` (what the route streams),
   * HTTP: `GET /api/v1/feedback/download` from a real `plaudit serve`, consumed by httpx; the
     RSS figure is the server process's.
 Peak RSS growth = VmHWM at the end minus VmRSS at the start (the peak is reset first through
@@ -42,7 +42,8 @@ from benchkit import (
 )
 
 from plaudit.core import tasks
-from plaudit.core.feedback import FeedbackFilter, iter_feedback
+from plaudit.core.feedback import FeedbackFilter
+from plaudit.core.feedback_export import iter_feedback_lines
 from plaudit.db.session import make_engine, make_sessionmaker, session_scope
 
 TARGET_ROWS_PER_S = 100_000
@@ -100,9 +101,9 @@ def _direct_dump(url: str, org_id: str) -> tuple[int, int]:
         rows = nbytes = 0
         buffer = bytearray()
         with session_scope(make_sessionmaker(engine)) as session:
-            for item in iter_feedback(session, org_id, FeedbackFilter()):
-                buffer += orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
-                rows += 1
+            for chunk in iter_feedback_lines(session, org_id, FeedbackFilter()):
+                buffer += chunk
+                rows += chunk.count(b"\n")
                 if len(buffer) >= CHUNK_BYTES:
                     nbytes += len(buffer)
                     buffer.clear()
@@ -155,7 +156,7 @@ def run(backend: str, n: int, workdir: Path) -> list[list[Any]]:
 
         results = [
             ("baseline: raw SELECT + orjson", _in_child(_raw_dump, db.url, org.id)),
-            ("iter_feedback + orjson (direct)", _in_child(_direct_dump, db.url, org.id)),
+            ("iter_feedback_lines (direct)", _in_child(_direct_dump, db.url, org.id)),
             ("HTTP GET /api/v1/feedback/download", _http_dump(db, org.api_key)),
         ]
         base_rate = results[0][1]["rows"] / results[0][1]["seconds"]

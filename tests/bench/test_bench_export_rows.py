@@ -15,8 +15,8 @@ from plaudit.core.feedback import (
     create_feedback,
     feedback_dict,
     get_feedback,
-    iter_feedback,
 )
+from plaudit.core.feedback_export import iter_feedback
 from plaudit.core.orgs import authenticate_key, create_organization
 from plaudit.db.models import Feedback
 from plaudit.db.session import make_sessionmaker, session_scope
@@ -32,6 +32,16 @@ def _plain(value: object) -> object:
     return orjson.loads(orjson.dumps(value))
 
 
+# What the database's JSON rendering must spell exactly as orjson does.
+HOSTILE = 'quote " back \\ slash\n tab\t ctl \x01 \x1f <b>é</b> 🎉 \u2028 </script>'
+AWKWARD_VALUES = {
+    "s": HOSTILE,
+    "floats": [0.1, 1e-7, 1.5e300, -0.0, 3.0],
+    "ints": [0, -1, 2**53 + 1, 9_223_372_036_854_775_807],
+    "nested": {"ключ": [[], {}, [None, True, False]], "": "empty key"},
+}
+
+
 def test_iter_feedback_rows_equal_feedback_dict(engine: Engine) -> None:
     org_id, api_key = make_bench_org(engine)
     write = make_sessionmaker(engine, write=True)
@@ -45,13 +55,19 @@ def test_iter_feedback_rows_equal_feedback_dict(engine: Engine) -> None:
                 completion_ids=cids, end_user_id=user,
             )).id
             for i, (comment, cids, user) in enumerate([
-                ("first", ["c-2", "c-1"], None), (None, ["c-3"], "u-9"), ("x", ["c-1"], None),
+                ("first", ["c-2", "c-1"], None), (None, ["c-3"], "u-9"), (HOSTILE, ["c-1"], None),
             ])
         ]  # fmt: skip
         # A timestamp without a fraction: isoformat() leaves ".000000" out.
         session.execute(
             update(Feedback).where(Feedback.id == ids[1])
             .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+        )  # fmt: skip
+        # Whole milliseconds: float arithmetic on such a timestamp can land one millisecond low.
+        session.execute(
+            update(Feedback).where(Feedback.id == ids[2])
+            .values(created_at=datetime(2027, 3, 4, 5, 6, 7, 513000, tzinfo=UTC),
+                    json_values=AWKWARD_VALUES)
         )  # fmt: skip
     with session_scope(make_sessionmaker(engine)) as session:
         exported = [_plain(row) for row in iter_feedback(session, org_id, FeedbackFilter())]
@@ -64,5 +80,9 @@ def test_iter_feedback_rows_equal_feedback_dict(engine: Engine) -> None:
     assert exported[0]["created_at"] == "2026-01-02T03:04:05+00:00"
     assert exported[0]["created_at_ms"] == 1767323045000
     assert exported[1]["matched_completion_ids"] == ["c-1", "c-2"]
+    assert exported[2]["created_at"] == "2027-03-04T05:06:07.513000+00:00"
+    assert exported[2]["created_at_ms"] == 1804136767513
+    assert exported[2]["json_values"] == AWKWARD_VALUES
+    assert exported[2]["comment"] == HOSTILE
     assert len(by_task) == 3
     assert {row["id"] for row in by_completion} == {ids[0], ids[2]}

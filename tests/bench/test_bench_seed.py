@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 
 from plaudit.core import tasks
 from plaudit.core.completions import get_completion
-from plaudit.core.feedback import FeedbackFilter, iter_feedback
+from plaudit.core.feedback import FeedbackFilter
+from plaudit.core.feedback_export import iter_feedback
 from plaudit.core.tags import completions_tagged_with_all, selector_tag_ids
 from plaudit.db.session import make_sessionmaker, session_scope
 

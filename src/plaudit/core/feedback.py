@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import String, bindparam, cast, func, insert, select, type_coerce
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
@@ -260,11 +257,8 @@ _ROW_COLUMNS = (
 )  # fmt: skip
 
 
-def _rows(
-    session: Session, ids: list[str], task_names: dict[str, str], *, raw: bool = False
-) -> list[dict[str, Any]]:
-    """Dicts in log10's shape. With ``raw``, JSON columns pass through as orjson fragments
-    (no parse/re-encode: the export path)."""
+def _rows(session: Session, ids: list[str], task_names: dict[str, str]) -> list[dict[str, Any]]:
+    """Dicts in log10's shape (``feedback_export`` renders the same in SQL)."""
     if not ids:
         return []
     links: dict[str, list[str]] = defaultdict(list)
@@ -282,27 +276,28 @@ def _rows(
                 FeedbackTask.id.in_(missing))).tuples().all()
         )  # fmt: skip
     by_id = {r[0]: r for r in rows}
-    json = orjson.Fragment if raw else orjson.loads
-    return [_row_dict(by_id[i], task_names, links[i], json) for i in ids if i in by_id]
+    return [_row_dict(by_id[i], task_names, links[i]) for i in ids if i in by_id]
 
 
-def _row_dict(
-    row: Any, task_names: dict[str, str], matched: list[str], json: Any
-) -> dict[str, Any]:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def _row_dict(row: Any, task_names: dict[str, str], matched: list[str]) -> dict[str, Any]:
     fid, task_id, version, values, comment, selector, org_id, end_user, created, updated = row
     return {
         "id": fid,
         "task_id": task_id,
         "task_name": task_names.get(task_id),
         "task_version": version,
-        "json_values": json(values),
+        "json_values": orjson.loads(values),
         "comment": comment,
-        "completion_tags_selector": json(selector or "[]"),
+        "completion_tags_selector": orjson.loads(selector or "[]"),
         "matched_completion_ids": matched,
         "organization_id": org_id,
         "end_user_id": end_user,
         "created_at": created.isoformat(),
-        "created_at_ms": int(created.timestamp() * 1000),
+        "created_at_ms": (created - _EPOCH) // _ONE_MS,  # exact, as the export renders it
         "updated_at": updated.isoformat(),
     }
 
@@ -324,116 +319,3 @@ def list_feedback(
 
 def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
     return _rows(session, [feedback.id], {})[0]
-
-
-def iter_feedback(
-    session: Session, org_id: str, flt: FeedbackFilter, *, batch: int = 2000
-) -> Iterator[dict[str, Any]]:
-    """Every matching item, oldest first, in constant memory.
-
-    One streamed query (a server-side cursor on PostgreSQL, fetched ``batch`` rows at a time)
-    that carries each item's task name and matched completion ids, so a million rows cost no
-    per-page queries; JSON columns pass through as orjson fragments (no parse/re-encode)."""
-    statement = _export_statement(
-        session.get_bind().dialect.name, bool(flt.task_id), bool(flt.completion_id)
-    )
-    params = {"org_id": org_id}
-    if flt.task_id:
-        params["task_id"] = flt.task_id
-    if flt.completion_id:
-        params["completion_id"] = flt.completion_id
-    task = FeedbackTask.__table__
-    names = session.execute(select(task.c.id, task.c.name).where(task.c.org_id == org_id))
-    task_names: dict[str, str] = dict(names.tuples().all())
-    result = session.execute(statement, params, execution_options={"yield_per": batch})
-    fragment, loads = orjson.Fragment, orjson.loads
-    for rows in result.partitions():
-        for fid, tid, version, values, comment, selector, org, user, made, changed, links in rows:
-            if links is None:
-                matched: list[str] = []
-            elif isinstance(links, str):  # SQLite: json_group_array text
-                matched = loads(links)
-            else:  # PostgreSQL: array_agg
-                matched = list(links)
-            # The keys and values of _row_dict, built inline: this loop runs a million times.
-            yield {
-                "id": fid,
-                "task_id": tid,
-                "task_name": task_names.get(tid),
-                "task_version": version,
-                "json_values": fragment(values),
-                "comment": comment,
-                "completion_tags_selector": fragment(selector or "[]"),
-                "matched_completion_ids": matched,
-                "organization_id": org,
-                "end_user_id": user,
-                "created_at": _iso(made),
-                "created_at_ms": _epoch_ms(made),
-                "updated_at": _iso(changed),
-            }
-
-
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _iso(value: Any) -> str:
-    """``isoformat()`` of a raw timestamp column as UTCDateTime + ``_row_dict`` give it, without
-    their per-value Python layers (a third of the export's time)."""
-    if isinstance(value, str) and len(value) == 26 and value[10] == " ":
-        # SQLite's naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff"; isoformat drops a zero fraction
-        clock = value[11:19] if value.endswith(".000000") else value[11:]
-        return f"{value[:10]}T{clock}+00:00"
-    return _aware(value).isoformat()
-
-
-def _epoch_ms(value: Any) -> int:
-    if isinstance(value, str):
-        naive = datetime.fromisoformat(value)
-        if naive.tzinfo is None:
-            return int((naive - _EPOCH).total_seconds() * 1000)
-    return int(_aware(value).timestamp() * 1000)
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@lru_cache(maxsize=16)
-def _export_statement(dialect: str, by_task: bool, by_completion: bool) -> Any:
-    """The export query for a dialect and the filters in use (built once: binds only)."""
-    fb, link = Feedback.__table__, FeedbackCompletion.__table__
-    if dialect == "postgresql":
-        links: Any = (
-            select(func.array_agg(aggregate_order_by(link.c.completion_id, link.c.completion_id)))
-            .where(link.c.feedback_id == fb.c.id)
-            .scalar_subquery()
-        )
-    else:  # the PK walk yields each item's links in completion_id order, as _rows gives them
-        # Correlated directly: a FROM-subquery cannot see the outer row, so it aggregated the
-        # links of every item.
-        links = (
-            select(func.json_group_array(link.c.completion_id))
-            .where(link.c.feedback_id == fb.c.id)
-            .scalar_subquery()
-        )
-    query = (
-        select(
-            fb.c.id, fb.c.task_id, fb.c.task_version, cast(fb.c.json_values, String),
-            fb.c.comment, cast(fb.c.completion_tags_selector, String), fb.c.org_id,
-            fb.c.end_user_id, type_coerce(fb.c.created_at, String),
-            type_coerce(fb.c.updated_at, String), links,
-        )
-        .where(fb.c.org_id == bindparam("org_id"), fb.c.deleted_at.is_(None))
-        .order_by(fb.c.created_at, fb.c.id)
-    )  # fmt: skip
-    if by_task:
-        query = query.where(fb.c.task_id == bindparam("task_id"))
-    if by_completion:
-        query = query.where(
-            fb.c.id.in_(
-                select(link.c.feedback_id).where(link.c.completion_id == bindparam("completion_id"))
-            )
-        )
-    return query

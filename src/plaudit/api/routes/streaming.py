@@ -19,13 +19,29 @@ def jsonl_response(
     *,
     filename: str,
 ) -> StreamingResponse:
+    """Each row ``orjson``-encoded on a line of its own."""
+
+    def lines(session: Session) -> Iterator[bytes]:
+        for row in rows(session):
+            yield orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+
+    return jsonl_chunks_response(request, lines, filename=filename)
+
+
+def jsonl_chunks_response(
+    request: Request,
+    chunks: Callable[[Session], Iterable[bytes]],
+    *,
+    filename: str,
+) -> StreamingResponse:
+    """Already-encoded, newline-terminated lines, sent ~``CHUNK_BYTES`` at a time."""
     factory = request.app.state.read_sessions
 
     def body() -> Iterator[bytes]:
         buffer = bytearray()
         with factory() as session:
-            for row in rows(session):
-                buffer += orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+            for chunk in chunks(session):
+                buffer += chunk
                 if len(buffer) >= CHUNK_BYTES:
                     yield bytes(buffer)
                     buffer.clear()

@@ -9,9 +9,10 @@ from fastapi.responses import StreamingResponse
 
 from plaudit.api.deps import CurrentPrincipal, SessionDep
 from plaudit.api.jsonio import ORJSONRoute
-from plaudit.api.routes.streaming import jsonl_response
+from plaudit.api.routes.streaming import jsonl_chunks_response
 from plaudit.core import feedback as feedback_service
 from plaudit.core.feedback import FeedbackFilter
+from plaudit.core.feedback_export import iter_feedback_lines
 from plaudit.schemas.feedback import FeedbackUpdate
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"], route_class=ORJSONRoute)
@@ -27,9 +28,9 @@ def download_feedback(
     """Every matching item as JSON Lines, oldest first, streamed in constant memory."""
     principal.require("reviewer")
     flt = FeedbackFilter(task_id=task_id or None, completion_id=completion_id or None)
-    return jsonl_response(
+    return jsonl_chunks_response(
         request,
-        lambda session: feedback_service.iter_feedback(session, principal.org_id, flt),
+        lambda session: iter_feedback_lines(session, principal.org_id, flt),
         filename="feedback.jsonl",
     )
 
