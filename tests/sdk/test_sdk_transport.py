@@ -114,3 +114,54 @@ def test_invalid_record_is_set_aside_and_the_rest_delivered(sdk, live_server, or
     kept = [orjson.loads(line) for line in rejected[0].read_bytes().splitlines()]
     assert [k["record"]["id"] for k in kept] == ["v-2"] and "422" in kept[0]["reason"]
     transport.shutdown(1)
+
+
+class _Accepting(BaseHTTPRequestHandler):
+    """Accepts every batch, noting when it arrived and how many records it held."""
+
+    seen: list[tuple[float, int]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = gzip.decompress(self.rfile.read(int(self.headers["Content-Length"])))
+        count = len(orjson.loads(body)["completions"])
+        _Accepting.seen.append((time.monotonic(), count))
+        payload = orjson.dumps({"accepted": count})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_worker_wakes_when_idle_and_when_a_batch_fills_not_per_item(tmp_path):
+    """enqueue() wakes the worker only for the first item and for a full batch; the items in
+    between are collected on the worker's timer (a long one here, so a wake-up shows)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Accepting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Accepting.seen = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        cfg = SDKConfig(url=url, api_key="k", spool_dir=tmp_path / "spool", batch_size=50,
+                        batch_interval_s=3.0)  # fmt: skip
+        transport = Transport(cfg)
+        assert transport.flush(10)  # worker started, nothing to replay
+        started = time.monotonic()
+        for record in _records("w", 50):  # a full batch: sent at once, not after 3 s
+            transport.enqueue(record)
+        deadline = time.monotonic() + 2.5
+        while not _Accepting.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _Accepting.seen and _Accepting.seen[0][1] == 50
+        assert _Accepting.seen[0][0] - started < 2.0
+        transport.enqueue(_records("late", 1)[0])  # idle worker: woken, waits its interval
+        time.sleep(1.0)
+        assert len(_Accepting.seen) == 1  # still lingering for more items
+        assert transport.flush(10)  # flush cuts the linger short
+        assert [n for _, n in _Accepting.seen] == [50, 1]
+        assert transport.delivered == 51 and transport.spool.written == 0
+        transport.shutdown(1)
+    finally:
+        server.shutdown()

@@ -7,18 +7,18 @@ cleaning the request) happens in :meth:`Call.to_record`, on the transport's work
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
+from time import perf_counter, time_ns
 from typing import Any
 
-from plaudit.sdk import config as sdk_config
 from plaudit.sdk import context, ids, transport
 
 Assemble = Callable[[list[Any]], dict[str, Any]]
 _DROP_KWARGS = frozenset({"extra_headers", "extra_query", "timeout", "stream_options"})
 _COPY_LISTS = ("messages", "input", "tools")
+_current_tags = context.current_tags
 
 
 def jsonable(value: Any) -> Any:
@@ -40,50 +40,57 @@ def _is_sentinel(value: Any) -> bool:
 
 
 class Call:
-    """Timings and references for one call; built into a record lazily."""
+    """Timings and references for one call; built into a record lazily.
+
+    The caller's thread pays for ``__init__`` and ``succeed`` on every call, with cold caches
+    (the model call in between evicts them), so they only take timestamps and references: no
+    Python helpers, no formatting. Everything else happens in :meth:`to_record` on the worker.
+    """
 
     __slots__ = (
-        "completion_id", "provider", "kind", "request", "tags", "started_wall", "started",
-        "ended", "first_chunk", "response", "chunks", "assemble", "error", "stream", "finished",
-        "clean", "__weakref__",
+        "provider", "kind", "request", "tags", "started_ns", "seq", "started", "ended",
+        "first_chunk", "response", "chunks", "assemble", "error", "stream", "finished", "clean",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(
         self, provider: str, kind: str, kwargs: dict[str, Any], client_tags: tuple[str, ...]
     ) -> None:
-        self.completion_id = ids.new_completion_id()
+        # ``kwargs`` is the wrapper's own ``**kwargs`` dict, new for this call, so it is kept as
+        # is; only the lists in it are copied, so later appends to the caller's lists don't show.
+        for key in _COPY_LISTS:
+            value = kwargs.get(key)
+            if type(value) is list:
+                kwargs[key] = value.copy()
+        self.request = kwargs
         self.provider = provider
         self.kind = kind
-        request = dict(kwargs)  # shallow: later appends to the caller's lists must not show
-        for key in _COPY_LISTS:
-            value = request.get(key)
-            if type(value) is list:
-                request[key] = value.copy()
-        self.request = request
-        ctx = context.current_tags()
-        self.tags = (client_tags, ctx) if ctx else (client_tags, ())
-        self.started_wall = time.time()
-        self.started = time.perf_counter()
-        self.ended = 0.0
-        self.first_chunk = 0.0
+        self.tags = (client_tags, _current_tags())
+        self.started_ns = time_ns()
+        self.seq = next(ids.sequence)
+        self.started = perf_counter()
+        self.ended = self.first_chunk = 0.0
         self.response: Any = None
         self.chunks: list[Any] | None = None
         self.assemble: Assemble | None = None
         self.error: BaseException | None = None
-        self.stream = False
-        self.finished = False
-        self.clean = False  # a stream that ran to its end
+        self.stream = self.finished = self.clean = False  # clean: a stream that ran to its end
+
+    @property
+    def completion_id(self) -> str:
+        return ids.format_id(self.started_ns, self.seq)
 
     # -- called on the caller's thread -----------------------------------------------------
 
     def succeed(self, response: Any) -> None:
-        self.ended = time.perf_counter()
+        self.ended = perf_counter()
         self.response = response
-        ids.remember(response, self.completion_id)
-        self._submit()
+        ids.remember(response, self.started_ns, self.seq)
+        self.finished = True
+        transport.enqueue(self)
 
     def fail(self, error: BaseException) -> None:
-        self.ended = time.perf_counter()
+        self.ended = perf_counter()
         self.error = error
         self._submit()
 
@@ -92,7 +99,7 @@ class Call:
         self.stream = True
         self.chunks = []
         self.assemble = assemble
-        ids.remember(stream, self.completion_id)
+        ids.remember(stream, self.started_ns, self.seq)
         inner = stream._iterator
         stream._iterator = _AsyncRecorder(inner, self) if aiterator else _Recorder(inner, self)
         original_close = stream.close
@@ -116,7 +123,7 @@ class Call:
     def end_stream(self, error: BaseException | None = None) -> None:
         if self.finished:
             return
-        self.ended = time.perf_counter()
+        self.ended = perf_counter()
         if error is not None:
             self.error = error
         self._submit()
@@ -125,8 +132,7 @@ class Call:
         if self.finished:
             return
         self.finished = True
-        if sdk_config.current().enabled:
-            transport.enqueue(self)
+        transport.enqueue(self)  # a disabled SDK's transport drops it
 
     # -- called on the worker thread -------------------------------------------------------
 
@@ -150,7 +156,7 @@ class Call:
             "usage": response.get("usage") if isinstance(response.get("usage"), dict) else None,
             "latency_ms": round((self.ended - self.started) * 1000, 3),
             "tags": list(context.merge(*self.tags)),
-            "created_at": datetime.fromtimestamp(self.started_wall, UTC).isoformat(),
+            "created_at": datetime.fromtimestamp(self.started_ns / 1e9, UTC).isoformat(),
             "metadata": {"sdk": "plaudit-python", "stream": self.stream},
         }
         if self.first_chunk:
@@ -190,7 +196,7 @@ class _Recorder:
             call.end_stream(exc)
             raise
         if not call.first_chunk:
-            call.first_chunk = time.perf_counter()
+            call.first_chunk = perf_counter()
         chunks = call.chunks
         if chunks is not None:
             chunks.append(item)
@@ -219,7 +225,7 @@ class _AsyncRecorder:
             call.end_stream(exc)
             raise
         if not call.first_chunk:
-            call.first_chunk = time.perf_counter()
+            call.first_chunk = perf_counter()
         chunks = call.chunks
         if chunks is not None:
             chunks.append(item)

@@ -1,47 +1,103 @@
 """Client-made completion ids (UUIDv7) and the response → id registry.
 
+Every logged call needs an id on the caller's thread, so taking one must cost next to nothing.
+A call takes a nanosecond timestamp (which it needs anyway for ``created_at``) and a number from
+a per-process sequence; the UUID string is formatted from those two only when someone asks for it
+(the transport's worker, or :func:`completion_id`). Calling a C extension here (``uuid_utils``)
+cost ~15 µs per call in place: its code and state are cold after every model call.
+
+Layout (RFC 9562 UUIDv7): 48-bit Unix milliseconds | version 7 | 12 bits of sub-millisecond time
+(method 3) | variant | 62-bit counter starting at a random value drawn per process (method 1,
+with a random seed). The counter makes ids unique within a process; its random start (re-drawn in
+a forked child, which would otherwise repeat its parent's sequence) and the clock keep processes
+apart.
+
 SDK response objects are pydantic models: weak-referenceable but unhashable, so a
-WeakKeyDictionary cannot hold them. The registry maps ``id(obj)`` to a weak reference and the
-completion id; the weak reference's callback removes the entry when the object dies, so an
-address reused by a later object never resolves to a stale id.
+WeakKeyDictionary cannot hold them. The registry maps ``id(obj)`` to a weak reference carrying the
+id's parts; the reference's callback removes the entry when the object dies, so an address reused
+by a later object never resolves to a stale id.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import secrets
 import weakref
+from time import time_ns
 from typing import Any
 
-import uuid_utils
+_MS = 1_000_000
+_TIMESTAMP_MASK = (1 << 48) - 1
+_RAND_B_MASK = (1 << 62) - 1
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 
-_registry: dict[int, tuple[weakref.ref[Any], str]] = {}
+
+def _fresh_sequence() -> itertools.count[int]:
+    return itertools.count(secrets.randbits(62))
+
+
+# ``next(ids.sequence)`` is atomic under the GIL (itertools.count is implemented in C).
+sequence = _fresh_sequence()
+
+
+def format_id(ns: int, seq: int) -> str:
+    """The UUIDv7 string of a call started at ``ns`` (time.time_ns()) with sequence ``seq``."""
+    ms, sub_ms = divmod(ns, _MS)
+    value = (
+        (ms & _TIMESTAMP_MASK) << 80
+        | (sub_ms * 4096 // _MS) << 64
+        | _VERSION_AND_VARIANT
+        | (seq & _RAND_B_MASK)
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_completion_id() -> str:
-    return str(uuid_utils.uuid7())
+    """A fresh id, for callers that want the string straight away."""
+    return format_id(time_ns(), next(sequence))
 
 
-def remember(obj: Any, completion_id: str) -> None:
-    key = id(obj)
+class _Ref(weakref.ref):
+    __slots__ = ("key", "ns", "seq")
+    key: int
+    ns: int
+    seq: int
 
-    def forget(ref: weakref.ref[Any]) -> None:
-        _forget(key, ref)
 
+_registry: dict[int, _Ref] = {}
+
+
+def _forget(ref: _Ref) -> None:
+    # Runs while the object is being freed, before its address can be reused.
+    if _registry.get(ref.key) is ref:
+        del _registry[ref.key]
+
+
+def remember(obj: Any, ns: int, seq: int) -> None:
     try:
-        ref = weakref.ref(obj, forget)
+        ref = _Ref(obj, _forget)
     except TypeError:
         return  # not weak-referenceable: completion_id() will answer None
-    _registry[key] = (ref, completion_id)
-
-
-def _forget(key: int, ref: weakref.ref[Any]) -> None:
-    entry = _registry.get(key)
-    if entry is not None and entry[0] is ref:
-        del _registry[key]
+    key = ref.key = id(obj)
+    ref.ns = ns
+    ref.seq = seq
+    _registry[key] = ref
 
 
 def completion_id(obj: Any) -> str | None:
     """The id plaudit logged ``obj`` (a response or a stream) under; None if not logged."""
-    entry = _registry.get(id(obj))
-    if entry is None or entry[0]() is not obj:
+    ref = _registry.get(id(obj))
+    if ref is None or ref() is not obj:
         return None
-    return entry[1]
+    return format_id(ref.ns, ref.seq)
+
+
+def _after_fork_in_child() -> None:
+    global sequence
+    sequence = _fresh_sequence()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

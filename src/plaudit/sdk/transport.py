@@ -1,9 +1,10 @@
 """Background delivery of logged completions.
 
-The caller's thread only appends to a bounded deque (no JSON, no I/O: see :func:`enqueue`). A
-daemon worker builds the records, batches them (<= 500 items or <= 50 ms), gzips and POSTs
-them to ``/api/v1/completions/batch``, retrying connection errors, 429 and 5xx with backoff
-(honouring ``Retry-After``). A batch that cannot be delivered within the retry budget goes to
+The caller's thread only appends to a bounded deque (no JSON, no I/O, and no wake-up of the
+worker unless it is idle or the batch is full: see :meth:`Transport.enqueue`). A daemon worker
+builds the records, batches them (<= 500 items or <= 50 ms), gzips and POSTs them to
+``/api/v1/completions/batch``, retrying connection errors, 429 and 5xx with backoff (honouring
+``Retry-After``). A batch that cannot be delivered within the retry budget goes to
 the local spool (fsync'd) and the worker stays "offline", spooling straight away and probing
 the server now and then; once it answers, spooled files are replayed. Nothing is dropped and
 nothing raises into the application: a full queue spills to the spool on the caller's thread.
@@ -76,8 +77,16 @@ class Transport:
     def __init__(self, cfg: SDKConfig) -> None:
         self.config = cfg
         self._queue: deque[Any] = deque()
+        # Read on every enqueue: plain attributes, not the config's (cheaper, and fixed anyway).
+        self._enabled = cfg.enabled
+        self._queue_size = cfg.queue_size
+        self._batch_size = cfg.batch_size
         self._wake = threading.Event()
-        self._flush_now = threading.Event()
+        # True while the worker waits for the first item of a batch (or is not running yet):
+        # only then, or when a batch fills up, does enqueue() wake it. Otherwise the worker
+        # collects the batch on its own timer.
+        self._waiting = True
+        self._flush_requested = False
         self._idle = threading.Condition()
         self._inflight: list[Any] = []
         self._worker: threading.Thread | None = None
@@ -91,15 +100,27 @@ class Transport:
     # -- the caller's side (keep it cheap) -------------------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        queue = self._queue
-        if len(queue) >= self.config.queue_size:
-            self._spill(item)
-            return
-        queue.append(item)
+        """Hand an item to the worker. Never raises, never blocks on the network."""
+        try:
+            if not self._enabled:
+                return
+            queue = self._queue
+            if len(queue) >= self._queue_size:
+                self._spill(item)
+                return
+            queue.append(item)
+            # No lock: under the GIL the worker sets _waiting before its last look at the queue,
+            # so either it sees this item or we see _waiting. Two threads appending at once may
+            # step over the exact batch size; the worker's timer then sends the batch.
+            if self._waiting or len(queue) == self._batch_size:
+                self._wake_worker()
+        except Exception as exc:  # pragma: no cover - logging must never break the app
+            log.error("plaudit could not queue a completion: %r", exc)
+
+    def _wake_worker(self) -> None:
         if self._worker is None:
             self._start()
-        if not self._wake.is_set():
-            self._wake.set()
+        self._wake.set()
 
     def _spill(self, item: Any) -> None:
         try:
@@ -121,7 +142,7 @@ class Transport:
         """Wait until everything queued is delivered or spooled; False on timeout."""
         self._start()
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._flush_now.set()
+        self._flush_requested = True
         self._wake.set()
         with self._idle:
             while self._queue or self._inflight or self._replaying:
@@ -157,11 +178,14 @@ class Transport:
                     self._replaying = False
                     self._idle.notify_all()
             while not self._stopped:
-                self._wake.wait(1.0)
-                self._wake.clear()
                 if not self._queue:
-                    self._flush_now.clear()
+                    self._flush_requested = False
                     self._notify_idle()
+                    self._waiting = True
+                    if not self._queue:  # after setting _waiting: see enqueue()
+                        self._wake.wait(1.0)
+                    self._waiting = False
+                    self._wake.clear()
                     continue
                 self._linger()
                 batch = self._take_batch()
@@ -174,12 +198,11 @@ class Transport:
                     with self._idle:
                         self._inflight = []
                         self._idle.notify_all()
-                if self._queue:
-                    self._wake.set()
         except Exception:  # keep the app alive and the data safe; the next call restarts us
             log.exception("plaudit transport worker crashed; spooling what is queued")
             self._spool_queue()
             self._worker = None
+            self._waiting = True
         finally:
             if client is not None:
                 client.close()
@@ -198,12 +221,14 @@ class Transport:
             self._idle.notify_all()
 
     def _linger(self) -> None:
+        """Let a batch fill: until it is full (enqueue wakes us), flush() asks, or time is up."""
         deadline = time.monotonic() + self.config.batch_interval_s
-        while len(self._queue) < self.config.batch_size and not self._flush_now.is_set():
+        while len(self._queue) < self._batch_size and not self._flush_requested:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self._flush_now.wait(min(remaining, 0.01))
+            self._wake.wait(remaining)
+            self._wake.clear()
 
     def _take_batch(self) -> list[Any]:
         with self._idle:
@@ -322,12 +347,8 @@ def get() -> Transport:
 
 
 def enqueue(item: Any) -> None:
-    """Hand a call to the worker. Never raises."""
-    transport = _transport or get()
-    try:
-        transport.enqueue(item)
-    except Exception as exc:  # pragma: no cover - defensive: logging must never break the app
-        log.error("plaudit could not queue a completion: %r", exc)
+    """Hand a call to the worker (dropped if the SDK is disabled). Never raises."""
+    (_transport or get()).enqueue(item)
 
 
 def flush(timeout: float | None = 10.0) -> bool:

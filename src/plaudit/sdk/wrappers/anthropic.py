@@ -24,10 +24,6 @@ _API_REQUEST = "_MessageStreamManager__api_request"
 _ASYNC_API_REQUEST = "_AsyncMessageStreamManager__api_request"
 
 
-def _tags(client: Any) -> tuple[str, ...]:
-    return getattr(client, "_plaudit_tags", ())
-
-
 def assemble_message(events: list[Any]) -> dict[str, Any]:
     """Raw message stream events → one Message-shaped dict (text, tool use, usage)."""
     message: dict[str, Any] = {"type": "message", "role": "assistant", "content": []}
@@ -68,7 +64,7 @@ def assemble_message(events: list[Any]) -> dict[str, Any]:
 
 class _Messages(Messages):
     def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("anthropic", "chat", kwargs, _tags(self._client))
+        call = Call("anthropic", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
         try:
             result = super().create(*args, **kwargs)
         except BaseException as exc:
@@ -84,8 +80,9 @@ class _Messages(Messages):
         original = getattr(manager, _API_REQUEST, None)
         if original is None:  # pragma: no cover - an SDK layout we do not know
             return manager
-        call = Call("anthropic", "chat", {**kwargs, "stream": True}, _tags(self._client))
-        ids.remember(manager, call.completion_id)
+        tags = getattr(self._client, "_plaudit_tags", ())
+        call = Call("anthropic", "chat", {**kwargs, "stream": True}, tags)
+        ids.remember(manager, call.started_ns, call.seq)
 
         def api_request() -> Any:
             try:
@@ -101,7 +98,7 @@ class _Messages(Messages):
 
 class _AsyncMessages(AsyncMessages):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("anthropic", "chat", kwargs, _tags(self._client))
+        call = Call("anthropic", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
         try:
             result = await super().create(*args, **kwargs)
         except BaseException as exc:
@@ -117,8 +114,9 @@ class _AsyncMessages(AsyncMessages):
         original = getattr(manager, _ASYNC_API_REQUEST, None)
         if original is None:  # pragma: no cover - an SDK layout we do not know
             return manager
-        call = Call("anthropic", "chat", {**kwargs, "stream": True}, _tags(self._client))
-        ids.remember(manager, call.completion_id)
+        tags = getattr(self._client, "_plaudit_tags", ())
+        call = Call("anthropic", "chat", {**kwargs, "stream": True}, tags)
+        ids.remember(manager, call.started_ns, call.seq)
 
         async def api_request() -> Any:
             try:

@@ -26,10 +26,6 @@ except ImportError:  # pragma: no cover - old openai
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
 
-def _tags(client: Any) -> tuple[str, ...]:
-    return getattr(client, "_plaudit_tags", ())
-
-
 # -- assembling streams (worker thread) ------------------------------------------------------
 
 
@@ -92,7 +88,7 @@ def assemble_responses(events: list[Any]) -> dict[str, Any]:
 
 class _ChatCompletions(Completions):
     def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("openai", "chat", kwargs, _tags(self._client))
+        call = Call("openai", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
         try:
             result = super().create(*args, **kwargs)
         except BaseException as exc:
@@ -106,7 +102,7 @@ class _ChatCompletions(Completions):
 
 class _AsyncChatCompletions(AsyncCompletions):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("openai", "chat", kwargs, _tags(self._client))
+        call = Call("openai", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
         try:
             result = await super().create(*args, **kwargs)
         except BaseException as exc:
@@ -134,7 +130,7 @@ if Responses is not None:
 
     class _Responses(Responses):
         def create(self, *args: Any, **kwargs: Any) -> Any:
-            call = Call("openai", "responses", kwargs, _tags(self._client))
+            call = Call("openai", "responses", kwargs, getattr(self._client, "_plaudit_tags", ()))
             try:
                 result = super().create(*args, **kwargs)
             except BaseException as exc:
@@ -147,7 +143,7 @@ if Responses is not None:
 
     class _AsyncResponses(AsyncResponses):
         async def create(self, *args: Any, **kwargs: Any) -> Any:
-            call = Call("openai", "responses", kwargs, _tags(self._client))
+            call = Call("openai", "responses", kwargs, getattr(self._client, "_plaudit_tags", ()))
             try:
                 result = await super().create(*args, **kwargs)
             except BaseException as exc:
