@@ -107,6 +107,8 @@ def backfill_task(session: Session, task: FeedbackTask) -> None:
             insert(InboxSlot)
             .from_select(["task_id", "completion_id", "slot", "org_id", "seq", "state"], source)
             .on_conflict_do_nothing()
+            # SQLAlchemy reports an INSERT's row count only when asked to keep it (else -1).
+            .execution_options(preserve_rowcount=True)
         )
         inserted += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if dialect == "postgresql" and inserted >= ANALYZE_AFTER_ROWS:
@@ -220,15 +222,16 @@ def mark_reviewed(
     """Close one slot per completion (the reviewer's claim, else an open or lapsed one) and
     return the completions whose slot was closed. A reviewer closes at most one slot per item."""
     closed: list[str] = []
-    now = utcnow()
     by_completion: dict[str, list[Any]] = defaultdict(list)
-    for row in session.execute(  # one read for all matched completions, then one CAS each
-        select(InboxSlot.completion_id, InboxSlot.slot, InboxSlot.state, InboxSlot.reviewer_id)
-        .where(InboxSlot.task_id == task_id, InboxSlot.completion_id.in_(completion_ids))
-    ):  # fmt: skip
-        by_completion[row.completion_id].append(row)
+    for chunk in chunked(completion_ids, 5000):  # one read for all, then one CAS per slot
+        rows = session.execute(inbox_sql.SLOTS_OF, {"b_task": task_id, "b_completions": chunk})
+        for row in rows:
+            by_completion[row.completion_id].append(row)
+    if not by_completion:  # none of them is in this task's inbox
+        return closed
+    who = {"b_task": task_id, "b_reviewer": reviewer_id, "b_now": utcnow(),
+           "b_new_reviewer": reviewer_id, "b_feedback": feedback_id}  # fmt: skip
     for completion_id in completion_ids:
-        where = (InboxSlot.task_id == task_id, InboxSlot.completion_id == completion_id)
         slots = by_completion.get(completion_id, [])
         if any(s.state == "done" and s.reviewer_id == reviewer_id for s in slots):
             continue
@@ -238,17 +241,10 @@ def mark_reviewed(
             key=lambda s: (s.state != "open", s.slot),
         )
         for candidate in mine + others:
-            guard = (
-                and_(InboxSlot.state == "claimed", InboxSlot.reviewer_id == reviewer_id)
-                if candidate in mine
-                else _claimable(now)
-            )
+            statement = inbox_sql.CLOSE_MINE if candidate in mine else inbox_sql.CLOSE_CLAIMABLE
             result = session.execute(
-                update(InboxSlot)
-                .where(*where, InboxSlot.slot == candidate.slot, guard)
-                .values(state="done", reviewer_id=reviewer_id, feedback_id=feedback_id,
-                        lease_expires_at=None)
-            )  # fmt: skip
+                statement, {**who, "b_completion": completion_id, "b_slot": candidate.slot}
+            )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 closed.append(completion_id)
                 break

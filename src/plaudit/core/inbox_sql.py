@@ -6,7 +6,8 @@ plain Core statements on the ``inbox_slots`` table (no ORM session synchronisati
 nothing holds InboxSlot objects across a claim).
 
 Bind names (``b_``: UPDATE reserves column names): ``b_task``, ``b_reviewer``, ``b_now`` and,
-for writes, ``b_completion``, ``b_slot``, ``b_new_reviewer``, ``b_new_expires``.
+for writes, ``b_completion``, ``b_slot``, ``b_new_reviewer``, ``b_new_expires``,
+``b_feedback``; ``b_completions`` is an expanding list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, not_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, literal_column, not_, or_, select, update
 
 from plaudit.db.base import UTCDateTime
 from plaudit.db.models import InboxSkip, InboxSlot
@@ -22,6 +23,11 @@ from plaudit.db.models import InboxSkip, InboxSlot
 _SLOTS = cast(Table, InboxSlot.__table__)
 _SKIPS = cast(Table, InboxSkip.__table__)
 _NOW = bindparam("b_now", type_=UTCDateTime())
+# The states as SQL literals, not binds: the partial indexes are defined by ``state = 'open'`` /
+# ``state = 'claimed'``, and a planner can only use one when the query says so in its text (a
+# PostgreSQL generic plan for a prepared ``state = $2`` could not).
+_OPEN = _SLOTS.c.state == literal_column("'open'")
+_CLAIMED = _SLOTS.c.state == literal_column("'claimed'")
 _ONE_SLOT = and_(
     _SLOTS.c.task_id == bindparam("b_task"),
     _SLOTS.c.completion_id == bindparam("b_completion"),
@@ -32,7 +38,7 @@ HELD = (
     select(_SLOTS.c.completion_id, _SLOTS.c.slot)
     .where(
         _SLOTS.c.task_id == bindparam("b_task"),
-        _SLOTS.c.state == "claimed",
+        _CLAIMED,
         _SLOTS.c.reviewer_id == bindparam("b_reviewer"),
         _SLOTS.c.lease_expires_at > _NOW,
     )
@@ -53,16 +59,40 @@ CLAIM = (
     update(_SLOTS)
     .where(
         _ONE_SLOT,
-        or_(
-            _SLOTS.c.state == "open",
-            and_(_SLOTS.c.state == "claimed", _SLOTS.c.lease_expires_at <= _NOW),
-        ),
+        or_(_OPEN, and_(_CLAIMED, _SLOTS.c.lease_expires_at <= _NOW)),
     )
     .values(
         state="claimed",
         reviewer_id=bindparam("b_new_reviewer"),
         lease_expires_at=bindparam("b_new_expires", type_=UTCDateTime()),
     )
+)
+
+# mark_reviewed (feedback on matched completions, an inbox submit): one read of every matched
+# completion's slots, then a compare-and-set per slot it closes.
+SLOTS_OF = select(
+    _SLOTS.c.completion_id, _SLOTS.c.slot, _SLOTS.c.state, _SLOTS.c.reviewer_id
+).where(
+    _SLOTS.c.task_id == bindparam("b_task"),
+    _SLOTS.c.completion_id.in_(bindparam("b_completions", expanding=True)),
+)
+_CLOSE: dict[str, Any] = {
+    "state": "done",
+    "reviewer_id": bindparam("b_new_reviewer"),
+    "feedback_id": bindparam("b_feedback"),
+    "lease_expires_at": None,
+}
+# The reviewer's own claim (even one whose lease ran out while nobody took it).
+CLOSE_MINE = (
+    update(_SLOTS)
+    .where(_ONE_SLOT, _CLAIMED, _SLOTS.c.reviewer_id == bindparam("b_reviewer"))
+    .values(**_CLOSE)
+)
+# Someone else's slot: only while open or under a lapsed lease.
+CLOSE_CLAIMABLE = (
+    update(_SLOTS)
+    .where(_ONE_SLOT, or_(_OPEN, and_(_CLAIMED, _SLOTS.c.lease_expires_at <= _NOW)))
+    .values(**_CLOSE)
 )
 
 
@@ -95,8 +125,8 @@ def candidates(independent: bool, lock: bool) -> tuple[Any, Any]:
                 )
             )
         )
-    lapsed = base.where(_SLOTS.c.state == "claimed", _SLOTS.c.lease_expires_at <= _NOW)
-    oldest = base.where(_SLOTS.c.state == "open").order_by(_SLOTS.c.seq, _SLOTS.c.completion_id)
+    lapsed = base.where(_CLAIMED, _SLOTS.c.lease_expires_at <= _NOW)
+    oldest = base.where(_OPEN).order_by(_SLOTS.c.seq, _SLOTS.c.completion_id)
     queries = []
     for query in (lapsed.limit(1), oldest.limit(1)):
         queries.append(query.with_for_update(skip_locked=True) if lock else query)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plaudit.db.base import Base, UTCDateTime, created_column
@@ -18,10 +18,20 @@ class InboxSlot(Base):
     """
 
     __tablename__ = "inbox_slots"
+    # Partial indexes, one per queue the claim reads: the open slots in claim order (the exact
+    # ORDER BY, so ``LIMIT 1`` is one index probe whatever the planner's statistics say) and the
+    # claimed slots by lease end (lapsed leases, a reviewer's current claim). Slots that are
+    # done, the bulk of an old task, sit in neither.
     __table_args__ = (
-        Index("ix_inbox_slots_next", "task_id", "state", "seq"),
-        Index("ix_inbox_slots_lease", "task_id", "state", "lease_expires_at"),
-    )
+        Index(
+            "ix_inbox_slots_open", "task_id", "seq", "completion_id",
+            postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'"),
+        ),
+        Index(
+            "ix_inbox_slots_claimed", "task_id", "lease_expires_at",
+            postgresql_where=text("state = 'claimed'"), sqlite_where=text("state = 'claimed'"),
+        ),
+    )  # fmt: skip
 
     task_id: Mapped[str] = mapped_column(
         ForeignKey("feedback_tasks.id", ondelete="CASCADE"), primary_key=True
