@@ -240,7 +240,8 @@ def seed_feedback(
     ids = [str(uuid_utils.uuid7()) for _ in range(count)]
     columns = (
         "id", "org_id", "task_id", "task_version", "json_values", "comment",
-        "completion_tags_selector", "end_user_id", "created_at", "updated_at",
+        "completion_tags_selector", "matched_completion_ids", "end_user_id", "created_at",
+        "updated_at",
     )  # fmt: skip
 
     def rows() -> Iterator[tuple[Any, ...]]:
@@ -248,7 +249,8 @@ def seed_feedback(
             when = start + step * i
             values = orjson.dumps({"score": i % 5 + 1, "label": "good" if i % 3 else "bad"})
             comment = f"comment number {i}" if i % 4 == 0 else None
-            yield (fid, org_id, task_id, 1, values.decode(), comment, '["env-1"]',
+            matched = orjson.dumps([completion_ids[i % len(completion_ids)]]).decode()
+            yield (fid, org_id, task_id, 1, values.decode(), comment, '["env-1"]', matched,
                    f"user-{i % 1000}", when, when)  # fmt: skip
 
     written = bulk_insert(engine, Feedback.__table__, columns, rows())  # type: ignore[arg-type]

@@ -50,9 +50,9 @@ TARGET_ROWS_PER_S = 100_000
 TARGET_RSS_MB = 100.0
 CHUNK_BYTES = 256 * 1024  # as the streaming route buffers
 RAW_SQL = (
-    "SELECT id, task_id, task_version, json_values, comment, completion_tags_selector, org_id, "
-    "end_user_id, created_at, updated_at FROM feedback WHERE org_id = {p} AND deleted_at IS NULL "
-    "ORDER BY created_at, id"
+    "SELECT id, task_id, task_version, json_values, comment, completion_tags_selector, "
+    "matched_completion_ids, org_id, end_user_id, created_at, updated_at FROM feedback "
+    "WHERE org_id = {p} AND deleted_at IS NULL ORDER BY created_at, id"
 )
 
 

@@ -48,10 +48,10 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_database(base_url: str) -> str:
-    """A database of this xdist worker's own, created fresh for the run."""
+def _postgres_database(base_url: str, purpose: str = "") -> str:
+    """A database of this xdist worker's own (one per ``purpose``), created fresh for the run."""
     url = make_url(base_url)
-    name = f"{url.database or 'plaudit'}_{_worker()}"
+    name = f"{url.database or 'plaudit'}_{_worker()}{purpose}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -199,7 +199,8 @@ def test_download_of_many_items_spans_pages(client, api, org, task, engine):
     from plaudit.db.models import Feedback, FeedbackCompletion
 
     rows = [{"id": new_id(), "org_id": org.id, "task_id": task["id"], "task_version": 1,
-             "json_values": {"score": 1 + i % 5}, "completion_tags_selector": []}
+             "json_values": {"score": 1 + i % 5}, "completion_tags_selector": [],
+             "matched_completion_ids": ["f-1"]}
             for i in range(2500)]  # more than one export batch (2,000)  # fmt: skip
     with engine.begin() as conn:
         conn.execute(insert(Feedback), rows)

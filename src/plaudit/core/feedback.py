@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,6 +128,7 @@ def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[F
         json_values=data.json_values,
         comment=comment,
         completion_tags_selector=selector,
+        matched_completion_ids=sorted(matched),
         author_user_id=principal.user_id,
         author_key_id=principal.key_id,
         end_user_id=end_user_id,
@@ -251,54 +251,47 @@ def _filtered(org_id: str, flt: FeedbackFilter) -> Any:
 
 
 _ROW_COLUMNS = (
-    Feedback.id, Feedback.task_id, Feedback.task_version, cast(Feedback.json_values, String),
-    Feedback.comment, cast(Feedback.completion_tags_selector, String), Feedback.org_id,
-    Feedback.end_user_id, Feedback.created_at, Feedback.updated_at,
+    Feedback.id, Feedback.task_id, FeedbackTask.name, Feedback.task_version,
+    cast(Feedback.json_values, String), Feedback.comment,
+    cast(Feedback.completion_tags_selector, String), cast(Feedback.matched_completion_ids, String),
+    Feedback.org_id, Feedback.end_user_id, Feedback.created_at, Feedback.updated_at,
 )  # fmt: skip
-
-
-def _rows(session: Session, ids: list[str], task_names: dict[str, str]) -> list[dict[str, Any]]:
-    """Dicts in log10's shape (``feedback_export`` renders the same in SQL)."""
-    if not ids:
-        return []
-    links: dict[str, list[str]] = defaultdict(list)
-    for feedback_id, completion_id in session.execute(
-        select(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id)
-        .where(FeedbackCompletion.feedback_id.in_(ids))
-        .order_by(FeedbackCompletion.feedback_id, FeedbackCompletion.completion_id)
-    ):  # ordered like the export, on every backend
-        links[feedback_id].append(completion_id)
-    rows = session.execute(select(*_ROW_COLUMNS).where(Feedback.id.in_(ids))).all()
-    missing = {r[1] for r in rows} - task_names.keys()
-    if missing:
-        task_names.update(
-            session.execute(select(FeedbackTask.id, FeedbackTask.name).where(
-                FeedbackTask.id.in_(missing))).tuples().all()
-        )  # fmt: skip
-    by_id = {r[0]: r for r in rows}
-    return [_row_dict(by_id[i], task_names, links[i]) for i in ids if i in by_id]
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 
-def _row_dict(row: Any, task_names: dict[str, str], matched: list[str]) -> dict[str, Any]:
-    fid, task_id, version, values, comment, selector, org_id, end_user, created, updated = row
+def _rows(session: Session, ids: list[str]) -> list[dict[str, Any]]:
+    """Dicts in log10's shape, in the order of ``ids`` (``feedback_export`` renders the same
+    in SQL for downloads)."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(*_ROW_COLUMNS)
+        .join(FeedbackTask, FeedbackTask.id == Feedback.task_id)
+        .where(Feedback.id.in_(ids))
+    ).all()
+    by_id = {row[0]: _row_dict(row) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    fid, task_id, name, version, values, comment, selector, matched, org_id, user, made, changed = (
+        row
+    )
     return {
         "id": fid,
         "task_id": task_id,
-        "task_name": task_names.get(task_id),
+        "task_name": name,
         "task_version": version,
         "json_values": orjson.loads(values),
         "comment": comment,
         "completion_tags_selector": orjson.loads(selector or "[]"),
-        "matched_completion_ids": matched,
+        "matched_completion_ids": orjson.loads(matched or "[]"),
         "organization_id": org_id,
-        "end_user_id": end_user,
-        "created_at": created.isoformat(),
-        "created_at_ms": (created - _EPOCH) // _ONE_MS,  # exact, as the export renders it
-        "updated_at": updated.isoformat(),
+        "end_user_id": user,
+        "created_at": made.isoformat(),
+        "created_at_ms": (made - _EPOCH) // _ONE_MS,  # exact, as the export renders it
+        "updated_at": changed.isoformat(),
     }
 
 
@@ -314,8 +307,8 @@ def list_feedback(
             .limit(limit)
         )
     )
-    return _rows(session, ids, {}), total
+    return _rows(session, ids), total
 
 
 def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
-    return _rows(session, [feedback.id], {})[0]
+    return _rows(session, [feedback.id])[0]

@@ -53,6 +53,9 @@ class Feedback(Base):
     json_values: Mapped[dict[str, Any]] = mapped_column()
     comment: Mapped[str | None] = mapped_column(Text)
     completion_tags_selector: Mapped[list[Any]] = mapped_column(default=list)
+    # A sorted copy of the item's feedback_completions (fixed at creation), so a download
+    # reads each item from one row.
+    matched_completion_ids: Mapped[list[Any] | None] = mapped_column(default=list)
     author_user_id: Mapped[str | None] = mapped_column(String(36))
     author_key_id: Mapped[str | None] = mapped_column(String(36))
     end_user_id: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,62 @@
+"""Migrations that move data: run them over rows written at the revision before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import Engine, text
+
+from conftest import POSTGRES_URL, _postgres_database
+from plaudit.db.migrate import downgrade, upgrade
+from plaudit.db.session import make_engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of its own: migrations here go up and down freely."""
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("PLAUDIT_TEST_POSTGRES_URL is not set (CI sets it)")
+        url = _postgres_database(POSTGRES_URL, "_migrations")
+    else:
+        url = f"sqlite:///{tmp_path / 'migrations.db'}"
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_0005_copies_each_items_links_onto_it_sorted(bare_engine: Engine) -> None:
+    upgrade(bare_engine, "0004")
+    with bare_engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO organizations (id, name, slug, created_at)"
+            " VALUES ('o', 'O', 'o', CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO feedback_tasks (id, org_id, name, json_schema, completion_tags_selector,"
+            " version, reviews_per_item, created_at, updated_at) VALUES ('t', 'o', 'T', '{}',"
+            " '[]', 1, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))  # fmt: skip
+        for fid in ("linked", "lonely"):
+            conn.execute(text(
+                "INSERT INTO feedback (id, org_id, task_id, task_version, json_values,"
+                " completion_tags_selector, created_at, updated_at) VALUES"
+                " (:id, 'o', 't', 1, '{}', '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ), {"id": fid})  # fmt: skip
+        for cid in ("c-b", "C-z", "c-a"):
+            conn.execute(
+                text("INSERT INTO feedback_completions VALUES ('linked', :cid)"), {"cid": cid}
+            )
+    upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        copied = dict(
+            conn.execute(text("SELECT id, matched_completion_ids FROM feedback")).tuples().all()
+        )
+    as_list = {k: orjson.loads(v) if isinstance(v, str) else v for k, v in copied.items()}
+    assert as_list == {"linked": sorted(["c-b", "C-z", "c-a"]), "lonely": []}
+    downgrade(bare_engine, "0004")  # and back: the column goes, the links stay
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM feedback_completions")).scalar_one() == 3
