@@ -69,6 +69,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'plaudit.db'}"
 
 
+@pytest.fixture(params=BACKENDS)
+def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, unmigrated database of its own (for tests that move between revisions)."""
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("PLAUDIT_TEST_POSTGRES_URL is not set (CI sets it)")
+        url = _postgres_database(POSTGRES_URL, "_bare")
+    else:
+        url = f"sqlite:///{tmp_path / 'bare.db'}"
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)

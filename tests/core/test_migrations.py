@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import orjson
-import pytest
 from sqlalchemy import Engine, text
 
-from conftest import POSTGRES_URL, _postgres_database
 from plaudit.db.migrate import downgrade, upgrade
-from plaudit.db.session import make_engine
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database of its own: migrations here go up and down freely."""
-    if request.param == "postgres":
-        if not POSTGRES_URL:
-            pytest.skip("PLAUDIT_TEST_POSTGRES_URL is not set (CI sets it)")
-        url = _postgres_database(POSTGRES_URL, "_migrations")
-    else:
-        url = f"sqlite:///{tmp_path / 'migrations.db'}"
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def test_0005_copies_each_items_links_onto_it_sorted(bare_engine: Engine) -> None:
