@@ -142,15 +142,16 @@ _TAGS_BY_NAME = select(_TAGS.c.name, _TAGS.c.id, literal(0)).where(
     _TAGS.c.org_id == bindparam("org_id"), _TAGS.c.name.in_(bindparam("names", expanding=True))
 )
 
-_CREATED = select(_COMPLETIONS.c.id, _COMPLETIONS.c.org_id, _COMPLETIONS.c.created_at).where(
-    _COMPLETIONS.c.id.in_(bindparam("ids", expanding=True))
-)
-
 
 @lru_cache(maxsize=MAX_TAGS_PER_COMPLETION)
 def _tagged_with_all_statement(width: int) -> Select[Any]:
-    """``tagged_with_all`` for ``width`` tags as binds ``tag_0``… plus ``limit``."""
-    query = select(_LINKS.c.completion_id).where(_LINKS.c.tag_id == bindparam("tag_0"))
+    """``tagged_with_all`` for ``width`` tags as binds ``tag_0``… plus ``limit``, with each
+    completion's owner and creation time (one round trip: a primary-key probe per match)."""
+    query = (
+        select(_LINKS.c.completion_id, _COMPLETIONS.c.org_id, _COMPLETIONS.c.created_at)
+        .join(_COMPLETIONS, _COMPLETIONS.c.id == _LINKS.c.completion_id)
+        .where(_LINKS.c.tag_id == bindparam("tag_0"))
+    )
     for i in range(1, width):
         other = _LINKS.alias(f"also_{i}")
         query = query.where(
@@ -193,18 +194,15 @@ def completions_tagged_with_all(
     """Ids of ``org_id``'s completions carrying every tag, oldest first, at most ``limit``.
 
     When more than ``limit`` match, which ``limit`` come back is unspecified (callers use that
-    only to refuse an over-broad selector). The lookup starts from the tag links and never
-    walks the completions table: ordering by ``created_at`` in SQL lets SQLite pick a scan of
-    every completion of the organization instead.
+    only to refuse an over-broad selector). The lookup starts from the tag links and only
+    probes completions by primary key: ordering by ``created_at`` or filtering on ``org_id`` in
+    SQL lets SQLite pick a scan of every completion of the organization instead, so both
+    happen here.
     """
     if not tag_ids:
         return []
     params: dict[str, Any] = {f"tag_{i}": tag_id for i, tag_id in enumerate(tag_ids)}
     params["limit"] = limit
-    ids = list(session.scalars(_tagged_with_all_statement(len(tag_ids)), params))
-    found: list[tuple[Any, str]] = []
-    for chunk in chunked(ids, 5000):
-        rows = session.execute(_CREATED, {"ids": chunk})
-        found.extend((created, cid) for cid, owner, created in rows if owner == org_id)
-    found.sort()
+    rows = session.execute(_tagged_with_all_statement(len(tag_ids)), params)
+    found = sorted((created, cid) for cid, owner, created in rows if owner == org_id)
     return [cid for _created, cid in found]
