@@ -137,8 +137,8 @@ def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[F
     session.flush()
     closed: list[str] = []
     if matched:
-        session.execute(
-            insert(FeedbackCompletion),
+        session.execute(  # the table, not the entity: no ORM bulk-insert bookkeeping
+            insert(FeedbackCompletion.__table__),
             [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
         )
         closed = inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
