@@ -1,17 +1,22 @@
 """Fast validation of batch-ingest items (the hot path: plain checks, no per-item pydantic).
 
 The rules mirror :class:`plaudit.schemas.completions.CompletionWrite`, so a completion accepted by
-``PUT /api/v1/completions/{id}`` is accepted by the batch endpoint and vice versa.
+``PUT /api/v1/completions/{id}`` is accepted by the batch endpoint and vice versa: the fields come
+out exactly as :func:`plaudit.core.completions.clean_fields` makes them. Each item is checked in
+one pass; its JSON columns are serialised once here, both to bound their nesting depth cheaply and
+to be stored as is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from plaudit.core.completions import check_id, clean_fields
+from plaudit.core.completions import STATUSES, check_id
+from plaudit.core.tags import normalise_tags
 from plaudit.db.base import new_id
 from plaudit.errors import BadRequest, Invalid
 
@@ -20,39 +25,22 @@ FIELDS = frozenset(
     {"id", "status", "kind", "model", "provider", "request", "response", "usage", "latency_ms",
      "ttft_ms", "error", "session_id", "tags", "metadata", "created_at"}
 )  # fmt: skip
-_STRING_LIMITS = {"kind": 16, "model": 200, "provider": 64, "session_id": 64, "error": 100_000}
-_NUMBERS = ("latency_ms", "ttft_ms")
-_OBJECTS = ("usage", "metadata")
-_NESTED = ("request", "response", "usage", "metadata")
+_STRING_LIMITS = (("kind", 16), ("model", 200), ("provider", 64), ("session_id", 64),
+                  ("error", 100_000))  # fmt: skip
+_STATUSES = frozenset(STATUSES)
 MAX_DEPTH = 64  # what every other JSON body is held to (plaudit.api.jsonio)
+# A field value may nest this many levels itself (it sits 2 levels below the item's object).
+_VALUE_DEPTH = MAX_DEPTH - 2
 
 Item = tuple[str, dict[str, Any]]
 
 
-def _check_strings(raw: dict[str, Any]) -> None:
-    for field, limit in _STRING_LIMITS.items():
-        value = raw.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise Invalid(f"{field} must be a string", path=field)
-        if len(value) > limit:
-            raise Invalid(f"{field} is longer than {limit} characters", path=field)
+@dataclass
+class ParsedBatch:
+    """Validated items plus, per item, its JSON columns already encoded for storage."""
 
-
-def _check_numbers_and_objects(raw: dict[str, Any]) -> None:
-    for field in _NUMBERS:
-        value = raw.get(field)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(f"{field} must be a number", path=field)
-        if value < 0:
-            raise Invalid(f"{field} must be >= 0", path=field)
-    for field in _OBJECTS:
-        value = raw.get(field)
-        if value is not None and not isinstance(value, dict):
-            raise Invalid(f"{field} must be a JSON object", path=field)
+    items: list[Item]
+    encoded: list[dict[str, str]]
 
 
 def _nests_deeper_than(value: Any, limit: int) -> bool:
@@ -68,6 +56,61 @@ def _nests_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def _encode(field: str, value: Any) -> str:
+    """``value`` as stored JSON text; refuses values nesting deeper than the body limit.
+
+    A value nesting ``d`` levels has at least ``d`` containers, so its JSON is at least ``2d``
+    characters long and holds at least ``d`` ``{``/``[`` (brackets inside strings only raise
+    that count): the exact walk runs only for the rare value that passes both cheap bounds.
+    Keys are strings (the value came from ``orjson.loads``), so no ``OPT_NON_STR_KEYS``.
+    """
+    text = orjson.dumps(value).decode()
+    if (
+        len(text) > 2 * _VALUE_DEPTH
+        and text.count("{") + text.count("[") > _VALUE_DEPTH
+        and _nests_deeper_than(value, _VALUE_DEPTH)
+    ):
+        raise Invalid(f"{field} nests deeper than {MAX_DEPTH} levels", path=field)
+    return text
+
+
+def _object(field: str, value: Any) -> dict[str, Any]:
+    """request/response: an object, or (as log10 sends them) a JSON string of one."""
+    if value is None or value == "":
+        return {}
+    if type(value) is str:
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise Invalid(f"{field} is a string but not valid JSON", path=field) from None
+    if type(value) is not dict:
+        raise Invalid(f"{field} must be a JSON object", path=field)
+    return value
+
+
+def _check_scalars(raw: dict[str, Any]) -> None:
+    get = raw.get
+    for field, limit in _STRING_LIMITS:
+        value = get(field)
+        if value is None:
+            continue
+        if type(value) is not str:
+            raise Invalid(f"{field} must be a string", path=field)
+        if len(value) > limit:
+            raise Invalid(f"{field} is longer than {limit} characters", path=field)
+    for field in ("latency_ms", "ttft_ms"):
+        value = get(field)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is not float and kind is not int:
+            raise Invalid(f"{field} must be a number", path=field)  # bool is not int here
+        if value < 0:
+            raise Invalid(f"{field} must be >= 0", path=field)
+    if "status" in raw and raw["status"] not in _STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}", path="status")
+
+
 def _created_at(value: Any) -> datetime:
     message = "created_at must be an ISO 8601 date-time string"
     if not isinstance(value, str):
@@ -79,9 +122,10 @@ def _created_at(value: Any) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-def parse_item(raw: Any) -> Item:
-    """One item → ``(id, fields)`` ready for ``upsert_completions``; raises ``Invalid``."""
-    if not isinstance(raw, dict):
+def parse_item(raw: Any) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """One item → ``(id, fields, encoded)``: ``fields`` ready for ``upsert_completions``,
+    ``encoded`` its JSON columns as stored text; raises ``Invalid``."""
+    if type(raw) is not dict:
         raise Invalid("each completion must be a JSON object", path="")
     if not FIELDS.issuperset(raw):
         unknown = sorted(k for k in raw if k not in FIELDS)[0]
@@ -89,28 +133,55 @@ def parse_item(raw: Any) -> Item:
     completion_id = raw.get("id")
     if completion_id is None:
         completion_id = new_id()
-    elif not isinstance(completion_id, str):
+    elif type(completion_id) is not str:
         raise Invalid("id must be a string", path="id")
     else:
         check_id(completion_id)
-    _check_strings(raw)
-    _check_numbers_and_objects(raw)
-    for field in _NESTED:
-        value = raw.get(field)
-        if isinstance(value, dict | list) and _nests_deeper_than(value, MAX_DEPTH - 2):
-            raise Invalid(f"{field} nests deeper than {MAX_DEPTH} levels", path=field)
-    data = {k: v for k, v in raw.items() if k not in ("id", "metadata", "created_at")}
+    _check_scalars(raw)
+    # Copy the item minus what is not a column as is (request, response and tags are replaced
+    # below when present): cheaper than building the dict key by key.
+    fields = raw.copy()
+    pop = fields.pop
+    pop("id", None)
+    pop("metadata", None)
+    pop("created_at", None)
+    if "kind" in fields and fields["kind"] is None:  # NOT NULL: null means "not given" (PUT too)
+        del fields["kind"]
+    encoded: dict[str, str] = {}
     for field in ("request", "response"):
-        if field in data and data[field] is not None and not isinstance(data[field], dict | str):
-            raise Invalid(f"{field} must be a JSON object", path=field)
-    if raw.get("metadata"):
-        data["extra"] = raw["metadata"]
+        if field in raw:
+            value = raw[field]
+            if value is not None and type(value) is not dict and type(value) is not str:
+                if type(value) is list:  # as deep as the body limit: say so, as for objects
+                    _encode(field, value)
+                raise Invalid(f"{field} must be a JSON object", path=field)
+            fields[field] = value = _object(field, value)
+            encoded[field] = _encode(field, value)
+    usage = raw.get("usage")
+    if usage is not None:
+        if type(usage) is not dict:
+            raise Invalid("usage must be a JSON object", path="usage")
+        encoded["usage"] = _encode("usage", usage)
+    metadata = raw.get("metadata")
+    if metadata is not None:
+        if type(metadata) is not dict:
+            raise Invalid("metadata must be a JSON object", path="metadata")
+        if metadata:
+            encoded["extra"] = _encode("metadata", metadata)
+            fields["extra"] = metadata
+    if "tags" in raw:
+        tags = raw["tags"]
+        if tags is None:
+            tags = []
+        elif type(tags) is not list:
+            raise Invalid("tags must be a list of strings", path="tags")
+        fields["tags"] = normalise_tags(tags)
     if raw.get("created_at") is not None:
-        data["created_at"] = _created_at(raw["created_at"])
-    return completion_id, clean_fields(data)
+        fields["created_at"] = _created_at(raw["created_at"])
+    return completion_id, fields, encoded
 
 
-def parse_items(items: Any) -> list[Item]:
+def parse_items(items: Any) -> ParsedBatch:
     """Validate every item; the first bad one raises ``Invalid`` naming its index and field."""
     if not isinstance(items, list):
         raise Invalid("completions must be a list", path="completions")
@@ -120,16 +191,19 @@ def parse_items(items: Any) -> list[Item]:
             path="completions",
         )
     parsed: list[Item] = []
+    encoded: list[dict[str, str]] = []
     for index, raw in enumerate(items):
         try:
-            parsed.append(parse_item(raw))
+            completion_id, fields, columns = parse_item(raw)
         except Invalid as exc:
             where = f"completions.{index}" + (f".{exc.path}" if exc.path else "")
             raise Invalid(f"{where}: {exc.message}", path=where) from None
-    return parsed
+        parsed.append((completion_id, fields))
+        encoded.append(columns)
+    return ParsedBatch(parsed, encoded)
 
 
-def parse_batch_body(body: bytes) -> list[Item]:
+def parse_batch_body(body: bytes) -> ParsedBatch:
     """A ``{"completions": [...]}`` body → validated items (nothing is written on error)."""
     try:
         document = orjson.loads(body)

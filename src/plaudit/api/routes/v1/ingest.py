@@ -10,12 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from plaudit.api.deps import CurrentPrincipal
 from plaudit.api.jsonio import ORJSONRoute
-from plaudit.core.ingest import IngestWriter
+from plaudit.core.ingest import Batch, IngestWriter
 from plaudit.core.ingest_items import parse_batch_body
 
 router = APIRouter(prefix="/api/v1/completions", tags=["completions"], route_class=ORJSONRoute)
 
-_INLINE_PARSE_BYTES = 64 * 1024  # bigger bodies are parsed off the event loop
+_INLINE_PARSE_BYTES = 64 * 1024  # bigger bodies are parsed (and made rows) off the event loop
 
 
 @router.post("/batch")
@@ -30,10 +30,11 @@ async def ingest_batch(request: Request, principal: CurrentPrincipal) -> dict[st
     """
     principal.require("ingest")
     body = await request.body()
-    if len(body) > _INLINE_PARSE_BYTES:
-        items = await run_in_threadpool(parse_batch_body, body)
-    else:
-        items = parse_batch_body(body)
     writer: IngestWriter = request.app.state.ingest
-    accepted = await asyncio.wrap_future(writer.submit(principal.org_id, items))
+
+    def prepare() -> Batch:
+        return writer.prepare(principal.org_id, parse_batch_body(body))
+
+    batch = await run_in_threadpool(prepare) if len(body) > _INLINE_PARSE_BYTES else prepare()
+    accepted = await asyncio.wrap_future(writer.submit(batch))
     return {"accepted": accepted}
