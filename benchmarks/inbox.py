@@ -82,23 +82,25 @@ def _slot_count(db: BenchDB, task_id: str) -> int:
 
 
 def _claim_loop(db: BenchDB, task_id: str, calls: int) -> Timing:
-    """Reviewers take turns: claim + commit (timed), then submit or, every 10th, skip."""
+    """Reviewers take turns: claim + commit (timed), then submit or, every 10th, skip (not
+    timed: the HTTP row likewise times ``next`` alone)."""
     write = make_sessionmaker(db.engine, write=True)
-
-    def claim(i: int) -> None:
+    samples = []
+    for i in range(calls):
         reviewer = f"bench-reviewer-{i % REVIEWERS}"
+        started = time.perf_counter()
         with session_scope(write) as session:
             task = session.get(FeedbackTask, task_id)
             assert task is not None
             got = inbox.claim_next(session, task, reviewer, 600)
+        samples.append((time.perf_counter() - started) * 1000)
         assert got is not None, "inbox ran dry"
         with session_scope(write) as session:
             if i % 10 == 9:
                 inbox.release_claim(session, task_id, got.completion_id, reviewer)
             else:
                 inbox.mark_reviewed(session, task_id, [got.completion_id], reviewer, "bench")
-
-    return time_calls(f"claim_next (slots of task {task_id[:8]}…)", calls, claim)
+    return Timing(f"claim_next (slots of task {task_id[:8]}…)", samples)
 
 
 def _bare_select(db: BenchDB, task_id: str, calls: int) -> Timing:
