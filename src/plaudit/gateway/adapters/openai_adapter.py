@@ -25,14 +25,6 @@ if TYPE_CHECKING:
 
 from plaudit.gateway.types import CallContext, ModelSpec
 
-# Arguments ``chat.completions.create`` takes by name; anything else goes in ``extra_body``.
-SDK_ARGS = frozenset(
-    {
-        "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed", "n",
-        "presence_penalty", "frequency_penalty", "logit_bias", "user", "response_format",
-        "tools", "tool_choice", "reasoning_effort", "logprobs", "top_logprobs",
-    }
-)  # fmt: skip
 NO_KEY = "no-key-configured"  # the SDK insists on a key; never fall back to OPENAI_API_KEY
 
 
@@ -67,38 +59,39 @@ class OpenAIAdapter(SDKAdapter):
         self, spec: ModelSpec, ctx: CallContext, call: CallRecord
     ) -> AsyncIterator[str]:
         params = upstream_params(call_params(spec, ctx))
-        named = {k: v for k, v in params.items() if k in SDK_ARGS}
-        extra = {k: v for k, v in params.items() if k not in SDK_ARGS}
         messages = chat_messages(ctx, call_params(spec, ctx))
         call.request = {
             "model": spec.upstream_name, "messages": messages, "stream": True, **params
         }  # fmt: skip
+        # The configured params go last: they may override anything, as extra_body did.
+        body = {
+            "model": spec.upstream_name, "messages": messages, "stream": True,
+            "stream_options": {"include_usage": True}, **params,
+        }  # fmt: skip
         try:
-            create: Any = self.client(spec).chat.completions.create  # untyped: params are dynamic
-            stream = await create(
-                model=spec.upstream_name,
-                messages=messages,
-                stream=True,
-                stream_options={"include_usage": True},
-                extra_body=extra or None,
-                **named,
-            )
+            stream = await self._post_stream(spec, body)
             chunks = 0
             async for chunk in stream:
                 chunks += 1
-                usage = getattr(chunk, "usage", None)
-                if usage is not None and hasattr(usage, "model_dump"):
-                    call.usage = usage.model_dump(exclude_none=True)
-                call.upstream_id = getattr(chunk, "id", None) or call.upstream_id
-                choices = getattr(chunk, "choices", None)
-                if choices is None:
+                if not isinstance(chunk, dict):
+                    raise WrongShape("the stream has a chunk that is not a JSON object")
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    call.usage = _without_none(usage)
+                call.upstream_id = chunk.get("id") or call.upstream_id
+                choices = chunk.get("choices")
+                if not isinstance(choices, list):
                     raise WrongShape("the stream has chunks without 'choices' (wrong shape)")
                 for choice in choices:
-                    delta = getattr(choice, "delta", None)
-                    text = getattr(delta, "content", None) if delta is not None else None
+                    if not isinstance(choice, dict):
+                        raise WrongShape("a choice that is not a JSON object (wrong shape)")
+                    delta = choice.get("delta")
+                    text = delta.get("content") if isinstance(delta, dict) else None
                     if text:
+                        if not isinstance(text, str):
+                            raise WrongShape("a delta whose 'content' is not text (wrong shape)")
                         yield text
-                    reason = getattr(choice, "finish_reason", None)
+                    reason = choice.get("finish_reason")
                     if reason:
                         call.finish_reason = reason
         except UpstreamError:
@@ -108,6 +101,33 @@ class OpenAIAdapter(SDKAdapter):
         if call.finish_reason is None:
             what = "no chunks" if not chunks else f"{chunks} chunks"
             raise UpstreamError(f"the stream ended before the model finished ({what})")
+
+    async def _post_stream(self, spec: ModelSpec, body: dict[str, Any]) -> Any:
+        """POST the body as it is and stream the chunks as plain JSON objects.
+
+        ``chat.completions.create`` would walk every message through the SDK's type-driven
+        request transform and build a pydantic model per chunk: profiled at ~0.4 ms per
+        message and ~0.15 ms per chunk, on the event loop, for a body that is plain JSON
+        already. The SDK still does the HTTP, auth, status errors and SSE decoding.
+        """
+        import openai
+
+        post: Any = self.client(spec).post  # untyped: the body is dynamic
+        return await post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+
+
+def _without_none(value: dict[str, Any]) -> dict[str, Any]:
+    """Usage as ``model_dump(exclude_none=True)`` gave it: no null fields, at any depth."""
+    return {
+        k: _without_none(v) if isinstance(v, dict) else v for k, v in value.items() if v is not None
+    }
 
 
 def openai_error(exc: BaseException) -> UpstreamError:
