@@ -3,16 +3,18 @@
 The rows (turn + one pending response per shown model) are committed before any model is
 called. The models then run in a background task that belongs to the server, not to the HTTP
 request: a client that disconnects mid-stream loses nothing, the answers are stored as they
-finish, and a reload shows them. Each model's result is written before its ``done`` event is
-sent, so a client that reacts to ``done`` always finds the stored state.
+finish, and a reload shows them. Each model's result is committed before its ``done`` event is
+sent, so a client that reacts to ``done`` always finds the stored state; these writes go through
+the gateway's group-commit writer, usually in the same transaction as the call's completion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -41,6 +43,7 @@ from plaudit.errors import Conflict, Invalid
 from plaudit.gateway import CallContext, Delta, Gateway, ModelSpec, spec_from_row
 from plaudit.gateway.registry import models_by_ids
 
+log = logging.getLogger("plaudit.chat")
 _shuffle = random.SystemRandom()
 # A response still pending after this long lost its server (a crash or restart mid-stream):
 # it may be retried like a failed one.
@@ -233,68 +236,46 @@ class TurnRunner:
 
     async def _run(self, plan: TurnPlan, stream: TurnStream, key: str) -> None:
         labels = {s.model_id: s for s in plan.shown}
-        finished: asyncio.Queue[Delta | None] = asyncio.Queue()
-        writer = asyncio.create_task(self._write_finished(finished, labels, stream))
+        stores: dict[int, asyncio.Task[None]] = {}
+        failure: Exception | None = None
         try:
             async for delta in self.gateway.stream_many(plan.specs, plan.context):
+                shown = labels[delta.model_id]
                 if delta.kind == "delta":
-                    label = labels[delta.model_id].label
-                    stream.push(sse("delta", {"label": label, "text": delta.text}))
+                    stream.push(sse("delta", {"label": shown.label, "text": delta.text}))
                 else:
-                    finished.put_nowait(delta)
+                    stores[delta.model_id] = asyncio.create_task(self._finish(shown, delta, stream))
         except Exception as exc:  # the gateway never raises; this guards the bookkeeping
-            for shown in plan.shown:
-                await anyio.to_thread.run_sync(self._fail, shown.response_id, str(exc))
-                stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
+            failure = exc
         finally:
-            finished.put_nowait(None)
-            await asyncio.shield(writer)
+            if stores:
+                await asyncio.shield(asyncio.gather(*stores.values(), return_exceptions=True))
+            if failure is not None:
+                log.error("turn %s: the model calls failed: %r", plan.turn_id, failure)
+                for shown in plan.shown:
+                    if shown.model_id in stores:
+                        continue
+                    await anyio.to_thread.run_sync(self._fail, shown.response_id, str(failure))
+                    stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
             stream.push(sse("end", {"turn": plan.index}))
             stream.finished = True
             self.streams.pop(key, None)
 
-    async def _write_finished(
-        self, finished: asyncio.Queue[Delta | None], labels: dict[int, ShownResponse],
-        stream: TurnStream,
-    ) -> None:  # fmt: skip
-        """Store finished responses, several per transaction when they arrive together, and
-        announce each one only once it is stored."""
-        closing = False
-        while not closing:
-            batch = [await finished.get()]
-            while not finished.empty():
-                batch.append(finished.get_nowait())
-            closing = None in batch
-            deltas = [d for d in batch if d is not None]
-            if not deltas:
-                continue
-            rows = [(labels[d.model_id].response_id, d) for d in deltas]
-            await anyio.to_thread.run_sync(self._store, rows)
-            for delta in deltas:
-                shown = labels[delta.model_id]
-                if delta.kind == "done":
-                    stream.push(sse("done", {"label": shown.label, "text": delta.text}))
-                else:
-                    message = _anonymous(delta, shown)
-                    stream.push(sse("error", {"label": shown.label, "message": message}))
-
-    def _store(self, rows: list[tuple[str, Delta]]) -> None:
-        with session_scope(self.sessions) as session:
-            for response_id, delta in rows:
-                values: dict[str, Any] = {
-                    "updated_at": utcnow(),
-                    "completion_id": delta.completion_id,
-                    "latency_ms": delta.latency_ms,
-                }
-                if delta.kind == "done":
-                    values.update(state="done", text=delta.text, error=None)
-                else:
-                    values.update(state="error", error=delta.error or "the model call failed")
-                session.execute(
-                    update(ChatResponse)
-                    .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
-                    .values(**values)
-                )
+    async def _finish(self, shown: ShownResponse, delta: Delta, stream: TurnStream) -> None:
+        """Store one model's result, then announce it: ``done`` means committed. The write
+        joins the gateway's batch, usually the same transaction as the call's completion."""
+        try:
+            await self.gateway.batch_writer(self.sessions).write(
+                store_responses, (shown.response_id, delta)
+            )
+        except Exception:
+            log.exception("could not store %s of turn response %s", shown.label, shown.response_id)
+            stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
+            return
+        if delta.kind == "done":
+            stream.push(sse("done", {"label": shown.label, "text": delta.text}))
+        else:
+            stream.push(sse("error", {"label": shown.label, "message": _anonymous(delta, shown)}))
 
     def _fail(self, response_id: str, message: str) -> None:
         with session_scope(self.sessions) as session:
@@ -308,6 +289,26 @@ class TurnRunner:
         """Wait for running turns (shutdown: answers already paid for are not thrown away)."""
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=30)
+
+
+def store_responses(session: Session, rows: Sequence[tuple[str, Delta]]) -> list[None]:
+    """Record finished model calls on their pending responses (a BatchWriter write)."""
+    for response_id, delta in rows:
+        values: dict[str, Any] = {
+            "updated_at": utcnow(),
+            "completion_id": delta.completion_id,
+            "latency_ms": delta.latency_ms,
+        }
+        if delta.kind == "done":
+            values.update(state="done", text=delta.text, error=None)
+        else:
+            values.update(state="error", error=delta.error or "the model call failed")
+        session.execute(
+            update(ChatResponse)
+            .where(ChatResponse.id == response_id, ChatResponse.state == "pending")
+            .values(**values)
+        )
+    return [None] * len(rows)
 
 
 def _anonymous(delta: Delta, shown: ShownResponse) -> str:

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from plaudit.db.base import new_id
 from plaudit.errors import PlauditError
 from plaudit.gateway.adapters.base import Adapter, CallRecord
+from plaudit.gateway.batch_writer import BatchWriter
 from plaudit.gateway.errors import UpstreamError, scrub
 from plaudit.gateway.plugins import adapter_class, adapter_classes
 from plaudit.gateway.types import CallContext, Delta, ModelSpec
@@ -36,11 +37,12 @@ RETRY_AFTER_MAX_S = 30.0  # an upstream asking for minutes is as good as down: f
 
 
 class _LoopResources:
-    """Adapters (with their HTTP clients) and semaphores belong to one event loop."""
+    """Adapters (with their HTTP clients), semaphores and batch writers belong to one loop."""
 
     def __init__(self) -> None:
         self.adapters: dict[str, Adapter] = {}
         self.limits: dict[tuple[int, int], asyncio.Semaphore] = {}
+        self.writers: dict[sessionmaker[Session], BatchWriter] = {}
 
     async def adapter(self, name: str) -> Adapter:
         adapter = self.adapters.get(name)
@@ -84,6 +86,16 @@ class Gateway:
         if resources is None:
             resources = self._resources[loop] = _LoopResources()
         return resources
+
+    def batch_writer(self, sessions: sessionmaker[Session]) -> BatchWriter:
+        """The running loop's group-commit writer for ``sessions``. The gateway records calls
+        through it; callers storing their own rows per call (the chat) share it, so a call's
+        completion and their row usually commit in the same transaction."""
+        writers = self._here().writers
+        writer = writers.get(sessions)
+        if writer is None:
+            writer = writers[sessions] = BatchWriter(sessions)
+        return writer
 
     async def stream_many(
         self, specs: list[ModelSpec], ctx: CallContext | dict[int, CallContext]
@@ -242,25 +254,32 @@ class Gateway:
         ttft_ms: float | None,
         attempts: int,
     ) -> str | None:
-        """Store the call as a completion, in a worker thread so the event loop never blocks."""
+        """Store the call as a completion (batched with other writes, off the event loop)."""
         if self.sessions is None:
             return None
         data = completion_data(spec, ctx, record, text, error, latency_ms, ttft_ms, attempts)
-        sessions = self.sessions
-
-        def write() -> None:
-            from plaudit.core.completions import upsert_completion
-            from plaudit.db.session import session_scope
-
-            with session_scope(sessions) as session:
-                upsert_completion(session, spec.org_id, completion_id, data)
-
         try:
-            await anyio.to_thread.run_sync(write)
+            await self.batch_writer(self.sessions).write(
+                write_completions, (spec.org_id, completion_id, data)
+            )
         except Exception:
             log.exception("could not record the call to model %s (id %s)", spec.name, spec.id)
             return None
         return completion_id
+
+
+def write_completions(
+    session: Session, items: Sequence[tuple[str, str, dict[str, Any]]]
+) -> list[str]:
+    """Store calls ``(org_id, completion_id, data)`` as completions: one bulk upsert per org."""
+    from plaudit.core.completions import clean_fields, upsert_completions
+
+    by_org: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for org_id, completion_id, data in items:
+        by_org.setdefault(org_id, []).append((completion_id, clean_fields(data)))
+    for org_id, rows in by_org.items():
+        upsert_completions(session, org_id, rows)
+    return [completion_id for _, completion_id, _ in items]
 
 
 def completion_data(
