@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import String, cast, func, insert, select
+from sqlalchemy import String, Table, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from plaudit.core import inbox
@@ -25,6 +26,7 @@ from plaudit.db.models import (
 )
 from plaudit.errors import BadRequest, Conflict, Invalid, NotFound
 
+_LINKS = typing.cast(Table, FeedbackCompletion.__table__)
 MAX_COMMENT = 100_000
 MAX_MATCHED_LIMIT = 10_000
 
@@ -138,7 +140,7 @@ def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[F
     closed: list[str] = []
     if matched:
         session.execute(  # the table, not the entity: no ORM bulk-insert bookkeeping
-            insert(FeedbackCompletion.__table__),
+            insert(_LINKS),
             [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
         )
         closed = inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
