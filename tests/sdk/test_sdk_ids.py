@@ -66,7 +66,7 @@ def test_registry_answers_for_live_objects_only():
     key = id(reply)
     del reply
     gc.collect()
-    assert key not in ids._registry
+    assert key not in ids.registry
     assert ids.completion_id(object()) is None
     ids.remember(1, ns, seq)  # not weak-referenceable: ignored, not an error
     assert ids.completion_id(1) is None

@@ -1,16 +1,17 @@
 """One logged model call, and how streams report their end.
 
-A :class:`Call` is what the caller's thread hands to the transport: a handful of references and
-timestamps. Turning it into the JSON record (dumping pydantic models, assembling stream chunks,
+What the caller's thread hands to the transport is a handful of references and timestamps: a
+tuple for a call that returned (:func:`log_result`, the hot path), a :class:`Call` for streams and
+failures. Turning it into the JSON record (dumping pydantic models, assembling stream chunks,
 cleaning the request) happens in :meth:`Call.to_record`, on the transport's worker thread.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from time import perf_counter, time_ns
+from time import perf_counter
 from typing import Any
 
 from plaudit.sdk import context, ids, transport
@@ -39,13 +40,73 @@ def _is_sentinel(value: Any) -> bool:
     return type(value).__name__ in ("NotGiven", "Omit", "NotGivenOr")
 
 
-class Call:
-    """Timings and references for one call; built into a record lazily.
+def copy_lists(kwargs: dict[str, Any]) -> None:
+    """Copy the lists in a call's kwargs, so later appends to the caller's lists don't show.
 
-    The caller's thread pays for ``__init__`` and ``succeed`` on every call, with cold caches
-    (the model call in between evicts them), so they only take timestamps and references: no
-    Python helpers, no formatting. Everything else happens in :meth:`to_record` on the worker.
+    ``kwargs`` is always the wrapper's own ``**kwargs`` dict, new for this call: it is kept, not
+    copied, and passing our list copies on to the SDK changes nothing for it.
     """
+    for key in _COPY_LISTS:
+        value = kwargs.get(key)
+        if type(value) is list:
+            kwargs[key] = value.copy()
+
+
+def log_result(
+    provider: str, kind: str, kwargs: dict[str, Any], client: Any, started_ns: int,
+    started: float, response: Any,
+) -> None:  # fmt: skip
+    """Log a call that returned a (non-streamed) result: all the caller's thread does for it.
+
+    It runs once per call with cold caches (the model call just evicted them), where every
+    Python frame and object costs microseconds, so it is one flat function: take the end time,
+    copy the kwargs' lists, register the response's id and queue a tuple. The worker turns the
+    tuple into a :class:`Call` (:func:`_returned`) and builds the record.
+    """
+    ended = perf_counter()
+    for key in _COPY_LISTS:
+        value = kwargs.get(key)
+        if type(value) is list:
+            kwargs[key] = value.copy()
+    seq = next(ids.sequence)
+    try:  # ids.remember(response, started_ns, seq), inlined
+        ref = ids.Ref(response, ids.forget)
+    except TypeError:  # not weak-referenceable: completion_id() will answer None
+        pass
+    else:
+        address = ref.key = id(response)
+        ref.ns = started_ns
+        ref.seq = seq
+        ids.registry[address] = ref
+    tags = (getattr(client, "_plaudit_tags", ()), _current_tags())
+    transport.enqueue(
+        (_returned, provider, kind, kwargs, tags, started_ns, seq, started, ended, response)
+    )
+
+
+def new_call(
+    provider: str, kind: str, kwargs: dict[str, Any], client: Any, started_ns: int,
+    started: float,
+) -> Call:  # fmt: skip
+    """A :class:`Call` for a stream or a failure (``started*``: time_ns() and perf_counter())."""
+    copy_lists(kwargs)
+    tags = (getattr(client, "_plaudit_tags", ()), _current_tags())
+    return Call(provider, kind, kwargs, tags, started_ns, next(ids.sequence), started)
+
+
+def _returned(
+    provider: str, kind: str, request: dict[str, Any], tags: tuple[Iterable[str], ...],
+    started_ns: int, seq: int, started: float, ended: float, response: Any,
+) -> Call:  # fmt: skip
+    call = Call(provider, kind, request, tags, started_ns, seq, started)
+    call.ended = ended
+    call.response = response
+    call.finished = True
+    return call
+
+
+class Call:
+    """Timings and references for one call; built into a record lazily, on the worker."""
 
     __slots__ = (
         "provider", "kind", "request", "tags", "started_ns", "seq", "started", "ended",
@@ -54,21 +115,16 @@ class Call:
     )  # fmt: skip
 
     def __init__(
-        self, provider: str, kind: str, kwargs: dict[str, Any], client_tags: tuple[str, ...]
-    ) -> None:
-        # ``kwargs`` is the wrapper's own ``**kwargs`` dict, new for this call, so it is kept as
-        # is; only the lists in it are copied, so later appends to the caller's lists don't show.
-        for key in _COPY_LISTS:
-            value = kwargs.get(key)
-            if type(value) is list:
-                kwargs[key] = value.copy()
-        self.request = kwargs
+        self, provider: str, kind: str, request: dict[str, Any],
+        tags: tuple[Iterable[str], ...], started_ns: int, seq: int, started: float,
+    ) -> None:  # fmt: skip
         self.provider = provider
         self.kind = kind
-        self.tags = (client_tags, _current_tags())
-        self.started_ns = time_ns()
-        self.seq = next(ids.sequence)
-        self.started = perf_counter()
+        self.request = request
+        self.tags = tags  # (the client's, the context's): merged on the worker
+        self.started_ns = started_ns  # time.time_ns(): created_at, and the id with seq
+        self.seq = seq
+        self.started = started  # time.perf_counter(): latency and TTFT
         self.ended = self.first_chunk = 0.0
         self.response: Any = None
         self.chunks: list[Any] | None = None
@@ -81,13 +137,6 @@ class Call:
         return ids.format_id(self.started_ns, self.seq)
 
     # -- called on the caller's thread -----------------------------------------------------
-
-    def succeed(self, response: Any) -> None:
-        self.ended = perf_counter()
-        self.response = response
-        ids.remember(response, self.started_ns, self.seq)
-        self.finished = True
-        transport.enqueue(self)
 
     def fail(self, error: BaseException) -> None:
         self.ended = perf_counter()

@@ -59,36 +59,36 @@ def new_completion_id() -> str:
     return format_id(time_ns(), next(sequence))
 
 
-class _Ref(weakref.ref):
+class Ref(weakref.ref):
     __slots__ = ("key", "ns", "seq")
     key: int
     ns: int
     seq: int
 
 
-_registry: dict[int, _Ref] = {}
+registry: dict[int, Ref] = {}
 
 
-def _forget(ref: _Ref) -> None:
+def forget(ref: Ref) -> None:
     # Runs while the object is being freed, before its address can be reused.
-    if _registry.get(ref.key) is ref:
-        del _registry[ref.key]
+    if registry.get(ref.key) is ref:
+        del registry[ref.key]
 
 
 def remember(obj: Any, ns: int, seq: int) -> None:
     try:
-        ref = _Ref(obj, _forget)
+        ref = Ref(obj, forget)
     except TypeError:
         return  # not weak-referenceable: completion_id() will answer None
     key = ref.key = id(obj)
     ref.ns = ns
     ref.seq = seq
-    _registry[key] = ref
+    registry[key] = ref
 
 
 def completion_id(obj: Any) -> str | None:
     """The id plaudit logged ``obj`` (a response or a stream) under; None if not logged."""
-    ref = _registry.get(id(obj))
+    ref = registry.get(id(obj))
     if ref is None or ref() is not obj:
         return None
     return format_id(ref.ns, ref.seq)

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -41,9 +42,13 @@ class Loggable(Protocol):
 
 
 def _record_of(item: Any) -> dict[str, Any]:
+    """A queued item's record. Items are dicts, Loggables, or ``(factory, *args)`` tuples: the
+    cheapest thing the caller's thread can make; ``factory(*args)`` gives the Loggable."""
     if isinstance(item, dict):
         return item
     try:
+        if type(item) is tuple:
+            item = item[0](*item[1:])
         record: dict[str, Any] = item.to_record()
         return record
     except Exception as exc:  # a bug in record building must not lose the call
@@ -110,9 +115,14 @@ class Transport:
                 return
             queue.append(item)
             # No lock: under the GIL the worker sets _waiting before its last look at the queue,
-            # so either it sees this item or we see _waiting. Two threads appending at once may
-            # step over the exact batch size; the worker's timer then sends the batch.
-            if self._waiting or len(queue) == self._batch_size:
+            # so either it sees this item or we see _waiting. We clear _waiting ourselves: the
+            # worker may take a while to be scheduled, and the calls meanwhile must not pay for
+            # waking it again. Two threads appending at once may step over the exact batch size;
+            # the worker's timer then sends the batch.
+            if self._waiting:
+                self._waiting = False
+                self._wake_worker()
+            elif len(queue) == self._batch_size:
                 self._wake_worker()
         except Exception as exc:  # pragma: no cover - logging must never break the app
             log.error("plaudit could not queue a completion: %r", exc)
@@ -338,17 +348,28 @@ _transport_lock = threading.Lock()
 
 
 def get() -> Transport:
-    global _transport
     if _transport is None:
         with _transport_lock:
             if _transport is None:
-                _transport = Transport(sdk_config.current())
+                _install(Transport(sdk_config.current()))
+    assert _transport is not None
     return _transport
 
 
-def enqueue(item: Any) -> None:
-    """Hand a call to the worker (dropped if the SDK is disabled). Never raises."""
-    (_transport or get()).enqueue(item)
+def _first_enqueue(item: Any) -> None:
+    get().enqueue(item)
+
+
+# ``transport.enqueue(call)``: hand a call to the worker (dropped if the SDK is disabled); never
+# raises. Once a transport exists this *is* its bound method, so the caller's thread does not
+# pay for one more Python frame per call; _install() rebinds it on configure() and after fork.
+enqueue: Callable[[Any], None] = _first_enqueue
+
+
+def _install(transport: Transport | None) -> None:
+    global _transport, enqueue
+    _transport = transport
+    enqueue = transport.enqueue if transport is not None else _first_enqueue
 
 
 def flush(timeout: float | None = 10.0) -> bool:
@@ -358,9 +379,9 @@ def flush(timeout: float | None = 10.0) -> bool:
 
 def reconfigure(cfg: SDKConfig) -> None:
     """New settings: flush what the old transport holds, then start afresh."""
-    global _transport
     with _transport_lock:
-        old, _transport = _transport, Transport(cfg)
+        old = _transport
+        _install(Transport(cfg))
     if old is not None:
         old.shutdown(cfg.exit_timeout_s)
 
@@ -373,10 +394,10 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     # The parent keeps delivering what it queued; the child starts empty with its own worker
     # and its own spool file (locks and threads do not survive fork).
-    global _transport, _transport_lock
+    global _transport_lock
     _transport_lock = threading.Lock()
     if _transport is not None:
-        _transport = Transport(_transport.config)
+        _install(Transport(_transport.config))
 
 
 atexit.register(_at_exit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
+from time import perf_counter, time_ns
 from typing import Any
 
 import anthropic
@@ -16,7 +17,7 @@ import orjson
 from anthropic.resources.messages import AsyncMessages, Messages
 
 from plaudit.sdk import ids
-from plaudit.sdk.calls import Call, jsonable
+from plaudit.sdk.calls import copy_lists, jsonable, log_result, new_call
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
@@ -64,15 +65,16 @@ def assemble_message(events: list[Any]) -> dict[str, Any]:
 
 class _Messages(Messages):
     def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("anthropic", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
+        started_ns, started = time_ns(), perf_counter()
         try:
             result = super().create(*args, **kwargs)
         except BaseException as exc:
-            call.fail(exc)
+            new_call("anthropic", "chat", kwargs, self._client, started_ns, started).fail(exc)
             raise
         if isinstance(result, anthropic.Stream):
+            call = new_call("anthropic", "chat", kwargs, self._client, started_ns, started)
             return call.watch_stream(result, assemble_message)
-        call.succeed(result)
+        log_result("anthropic", "chat", kwargs, self._client, started_ns, started, result)
         return result
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
@@ -80,8 +82,8 @@ class _Messages(Messages):
         original = getattr(manager, _API_REQUEST, None)
         if original is None:  # pragma: no cover - an SDK layout we do not know
             return manager
-        tags = getattr(self._client, "_plaudit_tags", ())
-        call = Call("anthropic", "chat", {**kwargs, "stream": True}, tags)
+        request = {**kwargs, "stream": True}
+        call = new_call("anthropic", "chat", request, self._client, time_ns(), perf_counter())
         ids.remember(manager, call.started_ns, call.seq)
 
         def api_request() -> Any:
@@ -98,15 +100,17 @@ class _Messages(Messages):
 
 class _AsyncMessages(AsyncMessages):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("anthropic", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
+        copy_lists(kwargs)  # before awaiting: other tasks may change the lists meanwhile
+        started_ns, started = time_ns(), perf_counter()
         try:
             result = await super().create(*args, **kwargs)
         except BaseException as exc:
-            call.fail(exc)
+            new_call("anthropic", "chat", kwargs, self._client, started_ns, started).fail(exc)
             raise
         if isinstance(result, anthropic.AsyncStream):
+            call = new_call("anthropic", "chat", kwargs, self._client, started_ns, started)
             return call.watch_stream(result, assemble_message, aiterator=True)
-        call.succeed(result)
+        log_result("anthropic", "chat", kwargs, self._client, started_ns, started, result)
         return result
 
     def stream(self, *args: Any, **kwargs: Any) -> Any:
@@ -114,8 +118,8 @@ class _AsyncMessages(AsyncMessages):
         original = getattr(manager, _ASYNC_API_REQUEST, None)
         if original is None:  # pragma: no cover - an SDK layout we do not know
             return manager
-        tags = getattr(self._client, "_plaudit_tags", ())
-        call = Call("anthropic", "chat", {**kwargs, "stream": True}, tags)
+        request = {**kwargs, "stream": True}
+        call = new_call("anthropic", "chat", request, self._client, time_ns(), perf_counter())
         ids.remember(manager, call.started_ns, call.seq)
 
         async def api_request() -> Any:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cached_property
+from time import perf_counter, time_ns
 from typing import Any
 
 import openai
 from openai.resources.chat import AsyncChat, Chat
 from openai.resources.chat.completions import AsyncCompletions, Completions
 
-from plaudit.sdk.calls import Call, jsonable
+from plaudit.sdk.calls import copy_lists, jsonable, log_result, new_call
 
 try:  # the Responses API arrived in openai 1.66
     from openai.resources.responses import AsyncResponses, Responses
@@ -88,29 +89,32 @@ def assemble_responses(events: list[Any]) -> dict[str, Any]:
 
 class _ChatCompletions(Completions):
     def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("openai", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
+        started_ns, started = time_ns(), perf_counter()
         try:
             result = super().create(*args, **kwargs)
         except BaseException as exc:
-            call.fail(exc)
+            new_call("openai", "chat", kwargs, self._client, started_ns, started).fail(exc)
             raise
         if isinstance(result, openai.Stream):
+            call = new_call("openai", "chat", kwargs, self._client, started_ns, started)
             return call.watch_stream(result, assemble_chat)
-        call.succeed(result)
+        log_result("openai", "chat", kwargs, self._client, started_ns, started, result)
         return result
 
 
 class _AsyncChatCompletions(AsyncCompletions):
     async def create(self, *args: Any, **kwargs: Any) -> Any:
-        call = Call("openai", "chat", kwargs, getattr(self._client, "_plaudit_tags", ()))
+        copy_lists(kwargs)  # before awaiting: other tasks may change the lists meanwhile
+        started_ns, started = time_ns(), perf_counter()
         try:
             result = await super().create(*args, **kwargs)
         except BaseException as exc:
-            call.fail(exc)
+            new_call("openai", "chat", kwargs, self._client, started_ns, started).fail(exc)
             raise
         if isinstance(result, openai.AsyncStream):
+            call = new_call("openai", "chat", kwargs, self._client, started_ns, started)
             return call.watch_stream(result, assemble_chat, aiterator=True)
-        call.succeed(result)
+        log_result("openai", "chat", kwargs, self._client, started_ns, started, result)
         return result
 
 
@@ -130,28 +134,31 @@ if Responses is not None:
 
     class _Responses(Responses):
         def create(self, *args: Any, **kwargs: Any) -> Any:
-            call = Call("openai", "responses", kwargs, getattr(self._client, "_plaudit_tags", ()))
+            started_ns, started = time_ns(), perf_counter()
             try:
                 result = super().create(*args, **kwargs)
             except BaseException as exc:
-                call.fail(exc)
+                new_call("openai", "responses", kwargs, self._client, started_ns, started).fail(exc)
                 raise
             if isinstance(result, openai.Stream):
+                call = new_call("openai", "responses", kwargs, self._client, started_ns, started)
                 return call.watch_stream(result, assemble_responses)
-            call.succeed(result)
+            log_result("openai", "responses", kwargs, self._client, started_ns, started, result)
             return result
 
     class _AsyncResponses(AsyncResponses):
         async def create(self, *args: Any, **kwargs: Any) -> Any:
-            call = Call("openai", "responses", kwargs, getattr(self._client, "_plaudit_tags", ()))
+            copy_lists(kwargs)  # before awaiting: other tasks may change the lists meanwhile
+            started_ns, started = time_ns(), perf_counter()
             try:
                 result = await super().create(*args, **kwargs)
             except BaseException as exc:
-                call.fail(exc)
+                new_call("openai", "responses", kwargs, self._client, started_ns, started).fail(exc)
                 raise
             if isinstance(result, openai.AsyncStream):
+                call = new_call("openai", "responses", kwargs, self._client, started_ns, started)
                 return call.watch_stream(result, assemble_responses, aiterator=True)
-            call.succeed(result)
+            log_result("openai", "responses", kwargs, self._client, started_ns, started, result)
             return result
 
 
