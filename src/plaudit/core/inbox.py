@@ -142,6 +142,12 @@ def claim_next(
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     who = {"b_task": task.id, "b_reviewer": reviewer_id, "b_now": now}
+    lock = session.get_bind().dialect.name == "postgresql"
+    independent = task.reviews_per_item > 1
+    writes = {**who, "b_new_expires": expires, "b_new_reviewer": reviewer_id}
+    taken = session.execute(inbox_sql.take(independent, lock), writes).first()
+    if taken is not None:  # the usual case: held, lapsed or oldest, claimed in one round trip
+        return Claim(task.id, taken[0], taken[1], expires)
     held = session.execute(inbox_sql.HELD, who).first()
     if held is not None:  # idempotent: a reload gets the same item, with a renewed lease
         session.execute(inbox_sql.RENEW, {
@@ -149,8 +155,8 @@ def claim_next(
             "b_new_expires": expires, "b_new_reviewer": reviewer_id,
         })  # fmt: skip
         return Claim(task.id, held[0], held[1], expires)
-    lock = session.get_bind().dialect.name == "postgresql"
-    queries = inbox_sql.candidates(task.reviews_per_item > 1, lock)
+    # Nothing to take, or the pick lost a race: step by step, retrying a lost compare-and-set.
+    queries = inbox_sql.candidates(independent, lock)
     for _attempt in range(8):
         candidate = None
         for query in queries:

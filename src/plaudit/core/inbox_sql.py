@@ -131,3 +131,45 @@ def candidates(independent: bool, lock: bool) -> tuple[Any, Any]:
     for query in (lapsed.limit(1), oldest.limit(1)):
         queries.append(query.with_for_update(skip_locked=True) if lock else query)
     return queries[0], queries[1]
+
+
+@lru_cache(maxsize=4)
+def take(independent: bool, lock: bool) -> Any:
+    """``claim_next`` in one statement: the first of (the reviewer's live claim, a lapsed claim,
+    the oldest open slot), set to claimed by the reviewer until ``b_new_expires``, ``RETURNING``
+    its (completion_id, slot).
+
+    One round trip instead of four (three reads and the compare-and-set). ``LIMIT 1`` over the
+    ``UNION ALL`` stops at the first branch that yields a row, so later branches are neither
+    read nor locked. The update keeps the compare-and-set guard; an empty result means
+    "nothing to take, or lost a race", and the caller falls back to the step-by-step path.
+    """
+    held: Any = HELD.with_for_update(skip_locked=True) if lock else HELD
+    lapsed, oldest = candidates(independent, lock)
+    branches = [q.cte(name) for q, name in ((held, "held"), (lapsed, "lapsed"), (oldest, "oldest"))]
+    first, *rest = (select(b.c.completion_id, b.c.slot) for b in branches)
+    pick = first.union_all(*rest).limit(1).cte("pick")
+    return (
+        update(_SLOTS)
+        .where(
+            _SLOTS.c.task_id == bindparam("b_task"),
+            _SLOTS.c.completion_id == pick.c.completion_id,
+            _SLOTS.c.slot == pick.c.slot,
+            or_(
+                _OPEN,
+                and_(
+                    _CLAIMED,
+                    or_(
+                        _SLOTS.c.lease_expires_at <= _NOW,
+                        _SLOTS.c.reviewer_id == bindparam("b_reviewer"),
+                    ),
+                ),
+            ),
+        )
+        .values(
+            state="claimed",
+            reviewer_id=bindparam("b_new_reviewer"),
+            lease_expires_at=bindparam("b_new_expires", type_=UTCDateTime()),
+        )
+        .returning(_SLOTS.c.completion_id, _SLOTS.c.slot)
+    )
