@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from plaudit.db.sqlite_writes import WriteLockedConnection, install_write_lock
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -26,11 +28,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        connect_args: dict[str, Any] = {"check_same_thread": False}
+        if path and path != ":memory:":
+            connect_args["factory"] = WriteLockedConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so that a write
         # transaction starts with BEGIN IMMEDIATE and never fails half-way on a lock upgrade.
         event.listen(engine, "connect", _disable_pysqlite_begin)
+        if path and path != ":memory:":  # writers queue on a lock, not in the busy handler
+            install_write_lock(engine, str(Path(path).resolve()))
         event.listen(engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_size", 10)
