@@ -78,10 +78,11 @@ def log_result(
         ref.ns = started_ns
         ref.seq = seq
         ids.registry[address] = ref
-    tags = (getattr(client, "_plaudit_tags", ()), _current_tags())
+    # The client goes in as is: its tags never change (with_options() makes a new client).
     transport.enqueue(
-        (_returned, provider, kind, kwargs, tags, started_ns, seq, started, ended, response)
-    )
+        (_returned, provider, kind, kwargs, client, _current_tags(), started_ns, seq, started,
+         ended, response)
+    )  # fmt: skip
 
 
 def new_call(
@@ -95,9 +96,10 @@ def new_call(
 
 
 def _returned(
-    provider: str, kind: str, request: dict[str, Any], tags: tuple[Iterable[str], ...],
+    provider: str, kind: str, request: dict[str, Any], client: Any, context_tags: tuple[str, ...],
     started_ns: int, seq: int, started: float, ended: float, response: Any,
 ) -> Call:  # fmt: skip
+    tags = (getattr(client, "_plaudit_tags", ()), context_tags)
     call = Call(provider, kind, request, tags, started_ns, seq, started)
     call.ended = ended
     call.response = response
