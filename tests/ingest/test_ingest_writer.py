@@ -193,3 +193,11 @@ def test_null_kind_means_not_given_like_put(engine, writer, org):
     with make_sessionmaker(engine)() as session:
         row = session.get(Completion, "k-1")
         assert row is not None and row.kind == "chat"
+
+
+def test_serving_raises_the_young_gc_threshold(client):
+    import gc
+
+    from plaudit.core.ingest import GC_YOUNG_THRESHOLD
+
+    assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD  # the app's startup hook ran

@@ -16,6 +16,7 @@ same id twice takes the general ``upsert_completions`` path inside the same tran
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -317,6 +318,27 @@ class IngestWriter:
             return
 
 
+# Young-generation GC threshold while ingesting (CPython's default is 700 allocations).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Let a parsed batch die young instead of triggering full collections.
+
+    ``orjson.loads`` of a 2,000-completion body allocates ~16,000 tracked containers that live
+    until the batch is validated. With CPython's default thresholds (700, 10, 10) they survive
+    two young collections, land in the oldest generation, and every ~100,000 such promotions a
+    full collection walks the whole process (~380,000 objects: the app, SQLAlchemy, the model
+    SDKs) with the GIL held. Measured in ``plaudit serve`` during a 20,000-completion run: two
+    full collections of ~230 ms plus young ones of up to 37 ms, a third of the run's wall time,
+    and not one object collected (reference counting frees the batches). A young threshold above
+    a batch's worth lets batches die between collections. Only ever raised, never lowered.
+    """
+    young, *older = gc.get_threshold()
+    if 0 < young < GC_YOUNG_THRESHOLD:
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
+
+
 def install_ingest(app: Any) -> None:
     """Give ``app`` a writer (``app.state.ingest``), started and stopped with the app."""
     settings = app.state.settings
@@ -328,6 +350,7 @@ def install_ingest(app: Any) -> None:
     app.state.ingest = writer
 
     async def start(_app: Any) -> None:
+        tune_gc()
         writer.start()
 
     async def stop(_app: Any) -> None:
