@@ -31,6 +31,14 @@ class InboxSlot(Base):
             "ix_inbox_slots_claimed", "task_id", "lease_expires_at",
             postgresql_where=text("state = 'claimed'"), sqlite_where=text("state = 'claimed'"),
         ),
+        # A reviewer's own slots (claimed or done): "has this reviewer already got this item?"
+        # when a task wants several reviews per item. Without it PostgreSQL read every slot of
+        # the task to find them.
+        Index(
+            "ix_inbox_slots_reviewer", "task_id", "reviewer_id", "completion_id",
+            postgresql_where=text("reviewer_id IS NOT NULL"),
+            sqlite_where=text("reviewer_id IS NOT NULL"),
+        ),
     )  # fmt: skip
 
     task_id: Mapped[str] = mapped_column(
