@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from plaudit.db import sqlite_writes
 from plaudit.db.session import make_engine, make_sessionmaker, session_scope
 from plaudit.db.sqlite_writes import WriteLockedConnection, _lock_for
 
@@ -70,3 +72,24 @@ def _write(writes) -> bool:
     with session_scope(writes) as session:
         session.execute(text("INSERT INTO t VALUES (2)"))
     return True
+
+
+def test_a_writer_that_waits_too_long_gets_the_lock_timeout_error(sqlite_file, monkeypatch):
+    monkeypatch.setattr(sqlite_writes, "WAIT_S", 0.05)
+    writes = make_sessionmaker(sqlite_file, write=True)
+    with session_scope(writes) as holder:
+        holder.execute(text("INSERT INTO t VALUES (1)"))
+        failed: list[BaseException] = []
+
+        def late() -> None:
+            try:
+                _write(writes)
+            except BaseException as exc:
+                failed.append(exc)
+
+        worker = threading.Thread(target=late)
+        worker.start()
+        worker.join(5)
+    # the same error SQLite's busy timeout gives, which the API answers with 503 + Retry-After
+    assert len(failed) == 1 and isinstance(failed[0], OperationalError)
+    assert "database is locked" in str(failed[0].orig)

@@ -16,8 +16,9 @@ import threading
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 
-WAIT_S = 30.0  # as long as busy_timeout: then "database is locked" (→ 503 Retry-After)
+WAIT_S = 30.0  # as long as busy_timeout
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -71,8 +72,9 @@ def install_write_lock(engine: Engine, path: str) -> None:
         raw = conn.connection.dbapi_connection
         if not isinstance(raw, WriteLockedConnection) or raw.holds_lock:
             return
-        if not lock.acquire(timeout=WAIT_S):
-            raise sqlite3.OperationalError("database is locked")
+        if not lock.acquire(timeout=WAIT_S):  # as SQLite would say it: 503 + Retry-After
+            orig = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, orig)
         raw.write_lock, raw.holds_lock = lock, True
 
     event.listen(engine, "begin", take_lock)
