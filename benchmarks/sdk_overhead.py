@@ -110,12 +110,11 @@ def shim_inner_timer() -> list[float]:
     return inner
 
 
-def measure_plaudit(base_url: str, calls: int) -> dict[str, list[float]]:
+def measure_plaudit(base_url: str, calls: int, inner: list[float]) -> dict[str, list[float]]:
     import openai
 
     import plaudit
 
-    inner = shim_inner_timer()
     bare = openai.OpenAI(base_url=base_url, api_key="k")
     wrapped = plaudit.OpenAI(base_url=base_url, api_key="k", tags=["plaudit-bench"])
     ids = []
@@ -206,10 +205,16 @@ def main() -> int:
             import plaudit
 
             plaudit.configure(url=server.url, api_key=org.api_key, spool_dir=workdir / "spool")
-            mine = measure_plaudit(base_url, calls)
+            inner = shim_inner_timer()
+            mine = measure_plaudit(base_url, calls, inner)
             ids = mine.pop("ids")
             assert plaudit.flush(60), "plaudit SDK did not deliver in time"
             delivered = count(server.url, org.api_key, "plaudit-bench")
+            # Diagnostic: the same with the SDK disabled (nothing queued, the worker idle), to
+            # show how much of (b)'s added time the background transport causes.
+            plaudit.configure(enabled=False)
+            idle = measure_plaudit(base_url, calls, inner)
+            plaudit.configure(enabled=True)
             path_alone = wrapper_path_alone(2000 if args.quick else 20_000)
             assert plaudit.flush(60)
             log10 = measure_log10(base_url, calls, server.url, org.id, org.api_key)
@@ -224,6 +229,7 @@ def main() -> int:
         return us(percentile(own, 50) - percentile(base, 50))
 
     plaudit_added, log10_added = added(mine, "wrapped"), added(log10, "wrapped")
+    idle_added = added(idle, "wrapped")
     naive_plaudit = us(percentile(mine["wrapped"], 50) - percentile(mine["bare"], 50))
     naive_log10 = us(percentile(log10["wrapped"], 50) - percentile(log10["bare"], 50))
     rows = [
@@ -247,6 +253,7 @@ def main() -> int:
     print(f"\nplaudit adds {plaudit_added:.1f} µs p50 "
           f"(target <= 20: {'PASS' if ok_abs else 'FAIL'})")  # fmt: skip
     print(f"plaudit's wrapper code path alone (no network): {path_alone:.1f} µs p50")
+    print(f"plaudit with the SDK disabled (no queueing, worker idle): {idle_added:.1f} µs p50")
     print(f"log10-io adds {log10_added:.1f} µs p50")
     inverse = f"1/{1 / ratio:.0f}" if ratio > 0 else "0"
     print(f"ratio plaudit/log10 = {ratio:.4f} = {inverse} "

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 
+import plaudit
 from plaudit.sdk import ids
 
 
@@ -70,3 +71,50 @@ def test_registry_answers_for_live_objects_only():
     assert ids.completion_id(object()) is None
     ids.remember(1, ns, seq)  # not weak-referenceable: ignored, not an error
     assert ids.completion_id(1) is None
+
+
+class _Reply:
+    """Stands in for an SDK response object (weak-referenceable, unhashable)."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_queued_call_is_registered_then_settled_to_a_weak_reference(tmp_path):
+    from plaudit.sdk import transport
+    from plaudit.sdk.calls import log_result
+
+    plaudit.configure(url="http://127.0.0.1:9", api_key="k", spool_dir=tmp_path / "spool",
+                      retry_budget_s=0.1)  # fmt: skip
+    try:
+        reply = _Reply()
+        kwargs = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        log_result("openai", "chat", kwargs, object(), time.time_ns(), time.perf_counter(), reply)
+        queued = ids.registry[id(reply)]
+        assert isinstance(queued, tuple) and queued[1] is reply  # held until the worker takes it
+        cid = ids.completion_id(reply)
+        assert cid is not None and uuid.UUID(cid).version == 7
+        assert transport.flush(10)  # server down: the call is spooled, and the entry settled
+        assert not isinstance(ids.registry[id(reply)], tuple)
+        assert ids.completion_id(reply) == cid
+        key = id(reply)
+        del reply, queued
+        gc.collect()
+        assert key not in ids.registry  # nothing keeps the response alive
+    finally:
+        plaudit.configure(url="", spool_dir=tmp_path / "spool2")
+
+
+def test_a_disabled_sdk_keeps_ids_but_holds_no_response(tmp_path):
+    from plaudit.sdk.calls import log_result
+
+    plaudit.configure(enabled=False, spool_dir=tmp_path / "spool")
+    try:
+        reply = _Reply()
+        log_result("openai", "chat", {"model": "m"}, object(), time.time_ns(), 0.0, reply)
+        assert ids.completion_id(reply) is not None
+        key = id(reply)
+        del reply
+        gc.collect()
+        assert key not in ids.registry
+    finally:
+        plaudit.configure(enabled=True)

@@ -60,8 +60,9 @@ def log_result(
 
     It runs once per call with cold caches (the model call just evicted them), where every
     Python frame and object costs microseconds, so it is one flat function: take the end time,
-    copy the kwargs' lists, register the response's id and queue a tuple. The worker turns the
-    tuple into a :class:`Call` (:func:`_returned`) and builds the record.
+    copy the kwargs' lists and queue a tuple, registered as the response's id entry (no weak
+    reference: see ids.registry). The worker turns the tuple into a :class:`Call`
+    (:func:`_returned`) and builds the record.
     """
     ended = perf_counter()
     for key in _COPY_LISTS:
@@ -69,20 +70,11 @@ def log_result(
         if type(value) is list:
             kwargs[key] = value.copy()
     seq = next(ids.sequence)
-    try:  # ids.remember(response, started_ns, seq), inlined
-        ref = ids.Ref(response, ids.forget)
-    except TypeError:  # not weak-referenceable: completion_id() will answer None
-        pass
-    else:
-        address = ref.key = id(response)
-        ref.ns = started_ns
-        ref.seq = seq
-        ids.registry[address] = ref
     # The client goes in as is: its tags never change (with_options() makes a new client).
-    transport.enqueue(
-        (_returned, provider, kind, kwargs, client, _current_tags(), started_ns, seq, started,
-         ended, response)
-    )  # fmt: skip
+    item = (_returned, response, started_ns, seq, provider, kind, kwargs, client, _current_tags(),
+            started, ended)  # fmt: skip
+    ids.registry[id(response)] = item  # completion_id(response) answers from now on
+    transport.enqueue(item)
 
 
 def new_call(
@@ -96,9 +88,12 @@ def new_call(
 
 
 def _returned(
-    provider: str, kind: str, request: dict[str, Any], client: Any, context_tags: tuple[str, ...],
-    started_ns: int, seq: int, started: float, ended: float, response: Any,
+    response: Any, started_ns: int, seq: int, provider: str, kind: str, request: dict[str, Any],
+    client: Any, context_tags: tuple[str, ...], started: float, ended: float,
 ) -> Call:  # fmt: skip
+    """The worker's side of :func:`log_result`: the queued tuple becomes a Call. Every queued
+    tuple passes here (delivered, spooled or dropped), which settles its registry entry."""
+    ids.settle(response, started_ns, seq)
     tags = (getattr(client, "_plaudit_tags", ()), context_tags)
     call = Call(provider, kind, request, tags, started_ns, seq, started)
     call.ended = ended

@@ -66,13 +66,26 @@ class Ref(weakref.ref):
     seq: int
 
 
-registry: dict[int, Ref] = {}
+# id(obj) -> a Ref; or, for a returned call still in the transport's queue, the queued tuple
+# itself (``(factory, obj, ns, seq, ...)``, see calls.log_result): storing it costs the caller's
+# thread one dict store instead of making a weak reference. The tuple holds ``obj``, so its
+# address cannot be reused meanwhile; the worker swaps it for a Ref (:func:`settle`).
+registry: dict[int, Ref | tuple[Any, ...]] = {}
 
 
 def forget(ref: Ref) -> None:
     # Runs while the object is being freed, before its address can be reused.
     if registry.get(ref.key) is ref:
         del registry[ref.key]
+
+
+def settle(obj: Any, ns: int, seq: int) -> None:
+    """The queued tuple registered for ``obj`` was taken: keep only a weak reference."""
+    entry = registry.get(id(obj))
+    if isinstance(entry, tuple) and entry[1] is obj:
+        remember(obj, ns, seq)  # or, not weak-referenceable, drop the entry
+        if registry.get(id(obj)) is entry:
+            del registry[id(obj)]
 
 
 def remember(obj: Any, ns: int, seq: int) -> None:
@@ -88,15 +101,20 @@ def remember(obj: Any, ns: int, seq: int) -> None:
 
 def completion_id(obj: Any) -> str | None:
     """The id plaudit logged ``obj`` (a response or a stream) under; None if not logged."""
-    ref = registry.get(id(obj))
-    if ref is None or ref() is not obj:
+    entry = registry.get(id(obj))
+    if isinstance(entry, tuple):
+        return format_id(entry[2], entry[3]) if entry[1] is obj else None
+    if entry is None or entry() is not obj:
         return None
-    return format_id(ref.ns, ref.seq)
+    return format_id(entry.ns, entry.seq)
 
 
 def _after_fork_in_child() -> None:
     global sequence
     sequence = _fresh_sequence()
+    # The parent's queued calls stay with the parent; here nobody will settle them.
+    for entry in [e for e in registry.values() if isinstance(e, tuple)]:
+        settle(entry[1], entry[2], entry[3])
 
 
 if hasattr(os, "register_at_fork"):

@@ -108,6 +108,8 @@ class Transport:
         """Hand an item to the worker. Never raises, never blocks on the network."""
         try:
             if not self._enabled:
+                if type(item) is tuple:
+                    item[0](*item[1:])  # dropped, but its factory must still release it
                 return
             queue = self._queue
             if len(queue) >= self._queue_size:
@@ -205,6 +207,7 @@ class Transport:
                     self.spool.write([_record_of(i) for i in batch])
                     raise
                 finally:
+                    batch = []  # don't keep the responses alive until the next batch
                     with self._idle:
                         self._inflight = []
                         self._idle.notify_all()
