@@ -9,10 +9,12 @@ for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from plaudit.api.deps import CurrentPrincipal, SessionDep, SettingsDep
@@ -22,6 +24,8 @@ from plaudit.chat import conversation as conv
 from plaudit.chat import turns
 from plaudit.chat.assignment import abandon_assignment
 from plaudit.chat.state import Chat, conversation_state, open_chat, submit_conversation
+from plaudit.core.principal import Principal
+from plaudit.db.session import session_scope
 from plaudit.schemas.jobs import (
     AnswersIn,
     CustomResponseIn,
@@ -38,21 +42,25 @@ router = APIRouter(
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def open_own_chat(
-    assignment_id: str,
+def in_own_chat(
     request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    settings: SettingsDep,
-) -> Chat:
-    """The caller's own open conversation, locked for writing; renews the unit's lease."""
-    return open_chat(
-        session, principal, assignment_id, contributor_of(request, principal),
-        settings.unit_lease_seconds,
-    )  # fmt: skip
+    principal: Principal,
+    assignment_id: str,
+    action: Callable[[Session, Chat], Any],
+) -> Any:
+    """Open the caller's own conversation (locked for writing; renews the unit's lease), run
+    ``action`` and commit, all in the one worker thread that runs the route.
 
-
-ChatDep = Annotated[Chat, Depends(open_own_chat)]
+    Not a session dependency: FastAPI runs a dependency, the route and the dependency's exit
+    (the commit) in separate worker-thread calls, holding the write transaction (SQLite's
+    single write lock) while each waits for a free thread. With every thread taken by writers
+    queued behind that lock, the holder could not get one to commit.
+    """
+    state = request.app.state
+    who = contributor_of(request, principal)
+    with session_scope(state.write_sessions) as session:
+        chat = open_chat(session, principal, assignment_id, who, state.settings.unit_lease_seconds)
+        return action(session, chat)
 
 
 @router.get("/{assignment_id}")
@@ -73,14 +81,16 @@ def get_conversation(
 
 @router.put("/{assignment_id}/live-preamble")
 def set_live_preamble(
-    assignment_id: str,
-    body: LivePreambleIn,
-    chat: ChatDep,
-    session: SessionDep,
+    assignment_id: str, body: LivePreambleIn, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """live-preamble: the context you give the model, before the first turn."""
-    conv.set_live_preamble(session, chat, body.text)
-    return conversation_state(session, chat)
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        conv.set_live_preamble(session, chat, body.text)
+        return conversation_state(session, chat)
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
 
 
 async def _stream(
@@ -122,28 +132,30 @@ async def retry_model(
 
 @router.put("/{assignment_id}/turns/{index}/answers")
 def save_answers(
-    assignment_id: str,
-    index: int,
-    body: AnswersIn,
-    chat: ChatDep,
-    session: SessionDep,
+    assignment_id: str, index: int, body: AnswersIn, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
-    conv.save_answers(session, chat, index, body.by_label())
-    return conversation_state(session, chat)
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        conv.save_answers(session, chat, index, body.by_label())
+        return conversation_state(session, chat)
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
 
 
 @router.post("/{assignment_id}/turns/{index}/select")
 def select_response(
-    assignment_id: str,
-    index: int,
-    body: SelectIn,
-    chat: ChatDep,
-    session: SessionDep,
+    assignment_id: str, index: int, body: SelectIn, request: Request, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """Choose the response to continue with, or ``near_identical`` for a recorded random pick."""
-    conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
-    return conversation_state(session, chat)
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
+        return conversation_state(session, chat)
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
 
 
 @router.put("/{assignment_id}/turns/{index}/custom-response")
@@ -151,31 +163,38 @@ def set_custom_response(
     assignment_id: str,
     index: int,
     body: CustomResponseIn,
-    chat: ChatDep,
-    session: SessionDep,
+    request: Request,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """custom-response: your own reply replaces the selected one in the chat."""
-    conv.set_custom_response(session, chat, index, body.text)
-    return conversation_state(session, chat)
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        conv.set_custom_response(session, chat, index, body.text)
+        return conversation_state(session, chat)
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
 
 
 @router.post("/{assignment_id}/submit")
-def submit(
-    assignment_id: str,
-    chat: ChatDep,
-    session: SessionDep,
-) -> dict[str, Any]:
+def submit(assignment_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Submit the judgment (422/409 naming the rule that is not met yet)."""
-    judgment = submit_conversation(session, chat)
-    return {"judgment_id": judgment.id, "assignment_id": assignment_id, "state": "submitted"}
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        judgment = submit_conversation(session, chat)
+        return {"judgment_id": judgment.id, "assignment_id": assignment_id, "state": "submitted"}
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
 
 
 @router.post("/{assignment_id}/abandon")
-def abandon(
-    assignment_id: str,
-    chat: ChatDep,
-    session: SessionDep,
-) -> dict[str, Any]:
+def abandon(assignment_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     """Give the unit back without submitting (it returns to the queue)."""
-    abandon_assignment(session, chat.assignment)
-    return {"assignment_id": assignment_id, "state": "abandoned"}
+
+    def action(session: Session, chat: Chat) -> dict[str, Any]:
+        abandon_assignment(session, chat.assignment)
+        return {"assignment_id": assignment_id, "state": "abandoned"}
+
+    result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
+    return result
