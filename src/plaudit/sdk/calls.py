@@ -65,6 +65,8 @@ def log_result(
     (:func:`_returned`) and builds the record.
     """
     ended = perf_counter()
+    # Copied after the call: the SDK does not change them, and a sync caller cannot before we
+    # return (async wrappers also call copy_lists() before awaiting, for the other tasks).
     for key in _COPY_LISTS:
         value = kwargs.get(key)
         if type(value) is list:
@@ -73,7 +75,9 @@ def log_result(
     # The client goes in as is: its tags never change (with_options() makes a new client).
     item = (_returned, response, started_ns, seq, provider, kind, kwargs, client, _current_tags(),
             started, ended)  # fmt: skip
-    ids.registry[id(response)] = item  # completion_id(response) answers from now on
+    # completion_id(response) answers from now on. Stored before queueing: the worker replaces
+    # the entry with a weak reference once it takes the item.
+    ids.registry[id(response)] = item
     transport.enqueue(item)
 
 

@@ -14,8 +14,9 @@ apart.
 
 SDK response objects are pydantic models: weak-referenceable but unhashable, so a
 WeakKeyDictionary cannot hold them. The registry maps ``id(obj)`` to a weak reference carrying the
-id's parts; the reference's callback removes the entry when the object dies, so an address reused
-by a later object never resolves to a stale id.
+id's parts (or, briefly, to the queued call that holds the object: see ``registry``); the
+reference's callback removes the entry when the object dies, so an address reused by a later
+object never resolves to a stale id.
 """
 
 from __future__ import annotations
