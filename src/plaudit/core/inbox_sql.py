@@ -15,7 +15,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, literal_column, not_, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    exists,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from plaudit.db.base import UTCDateTime
 from plaudit.db.models import InboxSkip, InboxSlot
@@ -149,12 +160,15 @@ def take(independent: bool, lock: bool) -> Any:
     branches = [q.cte(name) for q, name in ((held, "held"), (lapsed, "lapsed"), (oldest, "oldest"))]
     first, *rest = (select(b.c.completion_id, b.c.slot) for b in branches)
     pick = first.union_all(*rest).limit(1).cte("pick")
+    # ``(completion_id, slot) = (SELECT … FROM pick)``, not ``UPDATE … FROM pick``: the row
+    # comparison is computed once and probes the primary key, where a join let PostgreSQL
+    # (misjudging a new task's size) walk all of the task's slots and test each against pick.
+    chosen: Any = select(pick.c.completion_id, pick.c.slot).scalar_subquery()
     return (
         update(_SLOTS)
         .where(
             _SLOTS.c.task_id == bindparam("b_task"),
-            _SLOTS.c.completion_id == pick.c.completion_id,
-            _SLOTS.c.slot == pick.c.slot,
+            tuple_(_SLOTS.c.completion_id, _SLOTS.c.slot) == chosen,
             or_(
                 _OPEN,
                 and_(
