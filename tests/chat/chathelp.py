@@ -114,11 +114,13 @@ class Chat:
                          {"label": label, "answers": answers or GOOD}, status)  # fmt: skip
 
     def answer_all(self, aid: str, who: str, turn: int) -> Any:
+        """Answer every done response of ``turn``; the turn's state as the last answer gave it."""
         state = self.state(aid, who)
-        for response in state["turns"][turn]["responses"]:
+        shown = state["turns"][turn]
+        for response in shown["responses"]:
             if response["state"] == "done":
-                state = self.answer(aid, who, turn, response["label"])
-        return state
+                shown = self.answer(aid, who, turn, response["label"])["turn"]
+        return shown
 
     def select(self, aid: str, who: str, turn: int, status: int = 200, **body: Any) -> Any:
         return self.call("POST", aid, who, f"/turns/{turn}/select", body, status)
@@ -158,8 +160,8 @@ def ids_text(ids: list[int]) -> str:
 
 def finish_turn(chat: Chat, aid: str, who: str, turn: int, **select: Any) -> Any:
     """Answer every response and select the first one (or as ``select`` says)."""
-    state = chat.answer_all(aid, who, turn)
-    done = [r for r in state["turns"][turn]["responses"] if r["state"] == "done"]
+    shown = chat.answer_all(aid, who, turn)
+    done = [r for r in shown["responses"] if r["state"] == "done"]
     if len(done) > 1:
-        state = chat.select(aid, who, turn, **(select or {"label": done[0]["label"]}))
-    return state
+        shown = chat.select(aid, who, turn, **(select or {"label": done[0]["label"]}))["turn"]
+    return shown

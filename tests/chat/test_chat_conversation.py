@@ -79,7 +79,7 @@ def test_near_identical_is_a_recorded_random_pick(chat):
     chat.send(aid, "c1", "pick for me")
     chat.answer_all(aid, "c1", 0)
     state = chat.select(aid, "c1", 0, near_identical=True)
-    selection = state["turns"][0]["selection"]
+    selection = state["turn"]["selection"]
     assert selection["near_identical"] and selection["random_pick"]
     assert selection["label"] in {"Response A", "Response B", "Response C"}
     chat.submit(aid, "c1")
@@ -100,7 +100,7 @@ def test_answers_and_selection_gate_the_next_turn(chat):
     chat.answer(aid, "c1", 0, "Response Z", GOOD, status=422)
     chat.answer(aid, "c1", 0, "Response A", {"quality": 3})  # partial answers are kept
     state = chat.answer(aid, "c1", 0, "Response A", {"is_this_response_factually_correct": "no"})
-    assert state["turns"][0]["responses"][0]["answers"] == {
+    assert state["turn"]["responses"][0]["answers"] == {
         "quality": 3, "is_this_response_factually_correct": "no"}  # fmt: skip
     chat.answer(aid, "c1", 0, "Response B", GOOD)
     error = chat.send(aid, "c1", "second", status=409)["error"]["message"]
@@ -164,4 +164,28 @@ def test_a_response_stalled_by_a_lost_server_can_be_retried(chat, engine):
     assert state["turns"][0]["responses"][0]["state"] == "done"
     both = {"responses": {"Response A": GOOD, "Response B": GOOD}}
     state = chat.call("PUT", aid, "c1", "/turns/0/answers", both)  # several at once
-    assert [r["answers"] for r in state["turns"][0]["responses"]] == [GOOD, GOOD]
+    assert [r["answers"] for r in state["turn"]["responses"]] == [GOOD, GOOD]
+
+
+def test_turn_actions_answer_that_turn_and_the_limits_as_the_full_state_shows_them(chat):
+    _, aid = start(chat, tag(source_data=ids_text(chat.models[:2]), min_turns="3"))
+    for turn in range(3):
+        chat.send(aid, "c1", f"question {turn}")
+        acted = [
+            chat.answer(aid, "c1", turn, "Response A"),
+            chat.answer(aid, "c1", turn, "Response B"),
+            chat.select(aid, "c1", turn, label="Response B"),
+        ]
+        for state in acted:  # only the turn acted on, never the earlier ones
+            assert set(state) == {"assignment", "turn", "limits"}
+        full = chat.state(aid, "c1")
+        assert acted[-1]["turn"] == full["turns"][turn]
+        assert acted[-1]["assignment"] == full["assignment"]
+        assert acted[-1]["limits"] == full["limits"]
+        blocked = acted[0]["limits"]["send_blocked"]  # Response B is not answered yet
+        assert not acted[0]["limits"]["can_send"] and "Response B: answers" in blocked
+        assert full["limits"]["can_send"] and full["limits"]["turns_done"] == turn + 1
+    assert full["limits"]["can_submit"]
+    earlier = chat.answer(aid, "c1", 0, "Response A", {"quality": 1})  # a closed turn still takes
+    assert earlier["turn"]["responses"][0]["answers"]["quality"] == 1  # answer changes
+    assert earlier["limits"] == chat.state(aid, "c1")["limits"]

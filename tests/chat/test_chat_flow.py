@@ -35,7 +35,7 @@ def test_full_job_three_models_qa_and_results(chat):
         state = chat.answer_all(aid, who, 0)
         chat.select(aid, who, 0, label="Response B", status=422)  # enhanced: confidence needed
         state = chat.select(aid, who, 0, label="Response B", confidence="better")
-        assert state["turns"][0]["selection"]["label"] == "Response B"
+        assert state["turn"]["selection"]["label"] == "Response B"
         chat.submit(aid, who)
         again = chat.next(job_id, who)["assignment"]  # never the same unit twice
         assert again["unit_id"] != state["assignment"]["unit_id"]

@@ -231,7 +231,7 @@ def test_enhanced_confidence(chat):
     )
     chat.select(aid, "c2", 0, label="Response A", confidence="great", status=422)
     state = chat.select(aid, "c2", 0, label="Response A", confidence="much-better")
-    assert state["turns"][0]["selection"]["confidence"] == "much-better"
+    assert state["turn"]["selection"]["confidence"] == "much-better"
 
 
 def test_num_responses_random_subset_recorded_per_turn(chat):
@@ -297,8 +297,8 @@ def test_qa_allow_custom_response_edit(chat, fake):
     allowed = _qa_job(chat, allow_continue="true", allow_custom_response_edit="true")
     aid = chat.next(allowed, "rev2")["assignment"]["id"]
     state = chat.call("PUT", aid, "rev2", "/turns/0/custom-response", {"text": "Hey, edited"})
-    assert state["turns"][0]["custom_response"] == "Hey, edited"
-    assert state["turns"][0]["original_custom_response"] == "Hey there"
+    assert state["turn"]["custom_response"] == "Hey, edited"
+    assert state["turn"]["original_custom_response"] == "Hey there"
     chat.answer(aid, "rev2", 0, "Response A", {"verdict": "good"})
     chat.send(aid, "rev2", "after the edit")
     messages = model_requests(fake, "after the edit")[0]["messages"]

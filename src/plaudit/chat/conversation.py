@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nh3
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat import ontology as onto
@@ -57,6 +57,8 @@ class Chat:
     conversation: ChatConversation
     unit: ChatUnit
     turns: list[tuple[ChatTurn, list[ChatResponse]]] | None = None  # see turns_of
+    # Only the turn acted on plus the open ones (see get_turn): enough for the turn rules.
+    nearby: list[tuple[ChatTurn, list[ChatResponse]]] | None = None
 
     @property
     def is_qa(self) -> bool:
@@ -130,14 +132,27 @@ def load_chat(
     return Chat(job, job_config(job), assignment, conversation, unit)
 
 
-def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
-    """The conversation's turns with their responses (loaded once per request)."""
-    if chat.turns is not None:
-        return chat.turns
+def is_open(chat: Chat, turn: ChatTurn) -> bool:
+    """Whether ``turn``'s problems still count for sending and submitting: an unfinished chat
+    turn, or review history in a QA job (a completed chat turn is settled for good)."""
+    if turn.origin == "chat":
+        return not turn.completed
+    return chat.is_qa
+
+
+def _open_clause(chat: Chat) -> ColumnElement[bool]:
+    """:func:`is_open` in SQL."""
+    unfinished = and_(ChatTurn.origin == "chat", ChatTurn.completed.is_(False))
+    return or_(unfinished, ChatTurn.origin == "review") if chat.is_qa else unfinished
+
+
+def _load_turns(
+    session: Session, chat: Chat, *where: ColumnElement[bool]
+) -> list[tuple[ChatTurn, list[ChatResponse]]]:
     turns = list(
         session.scalars(
             select(ChatTurn)
-            .where(ChatTurn.conversation_id == chat.conversation.id)
+            .where(ChatTurn.conversation_id == chat.conversation.id, *where)
             .order_by(ChatTurn.index)
         )
     )
@@ -149,15 +164,70 @@ def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResp
             .order_by(ChatResponse.position)
         ):
             responses[response.turn_id].append(response)
-    chat.turns = [(t, responses[t.id]) for t in turns]
+    return [(t, responses[t.id]) for t in turns]
+
+
+def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    """The conversation's turns with their responses (loaded once per request)."""
+    if chat.turns is None:
+        chat.turns = _load_turns(session, chat)
     return chat.turns
 
 
+def history_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    """Every turn in order (what the models see next), with the responses of the open turns
+    only: a completed chat turn is settled, its ``continued_text`` carries it, so the
+    responses of a long conversation's earlier turns are not loaded on every prompt."""
+    turns = list(
+        session.scalars(
+            select(ChatTurn)
+            .where(ChatTurn.conversation_id == chat.conversation.id)
+            .order_by(ChatTurn.index)
+        )
+    )
+    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns if is_open(chat, t)}
+    if responses:
+        for response in session.scalars(
+            select(ChatResponse)
+            .where(ChatResponse.turn_id.in_(list(responses)))
+            .order_by(ChatResponse.position)
+        ):
+            responses[response.turn_id].append(response)
+    return [(t, responses.get(t.id, [])) for t in turns]
+
+
 def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[ChatResponse]]:
-    for turn, responses in turns_of(session, chat):
+    """One turn with its responses. Without the whole history at hand, this loads that turn
+    and the open ones only (see :func:`open_turns`), not every earlier turn: the cost of acting
+    on a turn must not grow with the length of the conversation."""
+    if chat.turns is not None:
+        candidates = chat.turns
+    else:
+        if chat.nearby is None:
+            chat.nearby = _load_turns(
+                session, chat, or_(ChatTurn.index == index, _open_clause(chat))
+            )
+        candidates = chat.nearby
+    for turn, responses in candidates:
         if turn.index == index:
             return turn, responses
+    if chat.turns is None:  # another index than the one loaded: load it too
+        found = _load_turns(session, chat, ChatTurn.index == index)
+        if found:
+            assert chat.nearby is not None
+            chat.nearby = sorted([*chat.nearby, *found], key=lambda tr: tr[0].index)
+            return found[0]
     raise NotFound(f"turn {index} not found in this conversation")
+
+
+def open_turns(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    """The turns whose problems still count for sending and submitting (see :func:`is_open`),
+    in order; completed chat turns are never loaded for this."""
+    if chat.turns is None and chat.nearby is None:
+        chat.nearby = _load_turns(session, chat, _open_clause(chat))
+    loaded = chat.turns if chat.turns is not None else chat.nearby
+    assert loaded is not None
+    return [(t, r) for t, r in loaded if is_open(chat, t)]
 
 
 def response_by_label(responses: list[ChatResponse], label: str) -> ChatResponse:

@@ -1,14 +1,18 @@
 """What a contributor (or QA reviewer) sees of their conversation, and submitting it.
 
 ``conversation_state`` is enough to redraw the whole screen after a reload: every turn, every
-response under its anonymous label, the answers given, what is still missing. Model ids are
-never included.
+response under its anonymous label, the answers given, what is still missing. ``turn_state``
+answers an action on one turn (answers, selection, custom response): that turn and the
+summary (assignment, limits), without loading or rendering the earlier turns, so its cost does
+not grow with the conversation. Model ids are never included.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat import ontology as onto
@@ -17,7 +21,10 @@ from plaudit.chat.conversation import (
     CONFIDENCE,
     Chat,
     complete_turn,
+    get_turn,
+    is_open,
     load_chat,
+    open_turns,
     start_conversation,
     turn_problems,
     turns_of,
@@ -79,18 +86,10 @@ def _turn_view(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> dic
 def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
     config = chat.config
     turns = turns_of(session, chat)
-    chat_turns = [t for t, _ in turns if t.origin == "chat"]
-    can_send, send_blocked = _send_state(chat, turns)
-    can_submit, submit_blocked = _submit_state(chat, turns)
-    seed = chat.unit.data.get(config.seed) if config.seed and not chat_turns else None
+    progress = _progress_of(chat, turns)
+    seed = chat.unit.data.get(config.seed) if config.seed and not progress.chat_turns else None
     return {
-        "assignment": {
-            "id": chat.assignment.id,
-            "state": chat.assignment.state,
-            "job_id": chat.job.id,
-            "unit_id": chat.unit.id,
-            "lease_expires_at": chat.assignment.lease_expires_at.isoformat(),
-        },
+        "assignment": _assignment_view(chat),
         "job": {
             "name": chat.job.name,
             "kind": chat.job.kind,
@@ -131,57 +130,96 @@ def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
             for q in onto.questions(chat.job.ontology)
         ],
         "turns": [_turn_view(chat, t, r) for t, r in turns],
-        "limits": {
-            "min_turns": config.min_turns,
-            "max_turns": config.max_turns,
-            "turns_done": len(chat_turns),
-            "turns_left": None
-            if config.max_turns is None
-            else max(config.max_turns - len(chat_turns), 0),
-            "can_send": can_send,
-            "send_blocked": send_blocked,
-            "can_submit": can_submit,
-            "submit_blocked": submit_blocked,
-        },
+        "limits": _limits_view(chat, progress),
     }
 
 
-def _send_state(
-    chat: Chat, turns: list[tuple[ChatTurn, list[ChatResponse]]]
-) -> tuple[bool, str | None]:
+def turn_state(session: Session, chat: Chat, index: int) -> dict[str, Any]:
+    """The answer to an action on turn ``index``: that turn as ``conversation_state`` shows it,
+    plus ``assignment`` and ``limits``. Loads that turn, the open ones and two counters only."""
+    turn, responses = get_turn(session, chat, index)
+    total, chat_turns = session.execute(
+        select(func.count(), func.count(case((ChatTurn.origin == "chat", 1)))).where(
+            ChatTurn.conversation_id == chat.conversation.id
+        )
+    ).one()
+    progress = Progress(total, chat_turns, open_turns(session, chat))
+    return {
+        "assignment": _assignment_view(chat),
+        "turn": _turn_view(chat, turn, responses),
+        "limits": _limits_view(chat, progress),
+    }
+
+
+@dataclass
+class Progress:
+    """What the send and submit rules need: the counters and the open turns (see ``is_open``);
+    completed chat turns are settled and never re-checked."""
+
+    turns: int  # review history included
+    chat_turns: int
+    open: list[tuple[ChatTurn, list[ChatResponse]]]
+
+
+def _progress_of(chat: Chat, turns: list[tuple[ChatTurn, list[ChatResponse]]]) -> Progress:
+    chat_turns = sum(1 for t, _ in turns if t.origin == "chat")
+    return Progress(len(turns), chat_turns, [(t, r) for t, r in turns if is_open(chat, t)])
+
+
+def _assignment_view(chat: Chat) -> dict[str, Any]:
+    return {
+        "id": chat.assignment.id,
+        "state": chat.assignment.state,
+        "job_id": chat.job.id,
+        "unit_id": chat.unit.id,
+        "lease_expires_at": chat.assignment.lease_expires_at.isoformat(),
+    }
+
+
+def _limits_view(chat: Chat, progress: Progress) -> dict[str, Any]:
     config = chat.config
-    chat_turns = [t for t, _ in turns if t.origin == "chat"]
+    can_send, send_blocked = _send_state(chat, progress)
+    can_submit, submit_blocked = _submit_state(chat, progress)
+    return {
+        "min_turns": config.min_turns,
+        "max_turns": config.max_turns,
+        "turns_done": progress.chat_turns,
+        "turns_left": None
+        if config.max_turns is None
+        else max(config.max_turns - progress.chat_turns, 0),
+        "can_send": can_send,
+        "send_blocked": send_blocked,
+        "can_submit": can_submit,
+        "submit_blocked": submit_blocked,
+    }
+
+
+def _send_state(chat: Chat, progress: Progress) -> tuple[bool, str | None]:
+    config = chat.config
     if chat.is_qa and not config.allow_continue:
         return False, "this QA job does not allow new messages"
     if config.live_preamble and chat.conversation.live_preamble is None:
         return False, "provide the live preamble first"
-    if config.max_turns is not None and len(chat_turns) >= config.max_turns:
+    if config.max_turns is not None and progress.chat_turns >= config.max_turns:
         return False, f"max-turns ({config.max_turns}) reached: submit your work"
-    for turn, responses in turns:
-        if turn.origin == "chat" and not turn.completed:
+    for turn, responses in progress.open:
+        if turn.origin == "chat":
             problems = turn_problems(chat, turn, responses)
             if problems:
                 return False, f"turn {turn.index}: " + "; ".join(problems)
     return True, None
 
 
-def _submit_state(
-    chat: Chat, turns: list[tuple[ChatTurn, list[ChatResponse]]]
-) -> tuple[bool, str | None]:
+def _submit_state(chat: Chat, progress: Progress) -> tuple[bool, str | None]:
     config = chat.config
-    chat_turns = [t for t, _ in turns if t.origin == "chat"]
-    if len(chat_turns) < config.min_turns:
+    if progress.chat_turns < config.min_turns:
         return False, (
             f"min-turns is {config.min_turns}: complete at least {config.min_turns} "
-            f"turn(s) before submitting (done: {len(chat_turns)})"
+            f"turn(s) before submitting (done: {progress.chat_turns})"
         )
-    if config.required and not turns:
+    if config.required and not progress.turns:
         return False, "this chat is required: send at least one message before submitting"
-    for turn, responses in turns:
-        if turn.origin == "review" and not chat.is_qa:
-            continue
-        if turn.completed and turn.origin == "chat":
-            continue
+    for turn, responses in progress.open:
         problems = turn_problems(chat, turn, responses)
         if problems:
             return False, f"turn {turn.index}: " + "; ".join(problems)
@@ -191,7 +229,7 @@ def _submit_state(
 def submit_conversation(session: Session, chat: Chat) -> ChatJudgment:
     """Check every rule, store the judgment (result + expanded columns), close the slot."""
     turns = turns_of(session, chat)
-    ok, reason = _submit_state(chat, turns)
+    ok, reason = _submit_state(chat, _progress_of(chat, turns))
     if not ok:
         chat_turns = sum(1 for t, _ in turns if t.origin == "chat")
         if chat.config.min_turns and chat_turns < chat.config.min_turns:

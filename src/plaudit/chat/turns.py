@@ -29,11 +29,12 @@ from plaudit.chat.conversation import (
     Chat,
     complete_turn,
     get_turn,
+    history_of,
+    is_open,
     label_for,
     model_messages,
     response_by_label,
     system_text,
-    turns_of,
 )
 from plaudit.chat.units import unit_model_ids
 from plaudit.db.base import new_id, utcnow
@@ -101,7 +102,7 @@ def check_prompt(chat: Chat, prompt: str | None, first: bool) -> str:
 def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     """Validate and store a new turn; the models are called by :func:`run_turn`."""
     config = chat.config
-    history = turns_of(session, chat)
+    history = history_of(session, chat)  # closed turns come without their responses
     chat_turns = [t for t, _ in history if t.origin == "chat"]
     if chat.is_qa and not config.allow_continue:
         raise Conflict("this QA job does not allow new messages (allow-continue is false)")
@@ -112,7 +113,8 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     if config.max_turns is not None and len(chat_turns) >= config.max_turns:
         raise Conflict(f"max-turns is {config.max_turns}: no more turns; submit your work")
     for turn, responses in history:
-        complete_turn(chat, turn, responses)
+        if is_open(chat, turn):
+            complete_turn(chat, turn, responses)
     text = check_prompt(chat, prompt, first=not chat_turns)
     model_ids = unit_model_ids(config, chat.job, chat.unit.data)
     if config.num_responses is not None:  # a fresh random subset every round
@@ -125,7 +127,7 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     )  # fmt: skip
     session.add(turn)
     session.flush()  # the turn before its responses (no ORM relationship orders them)
-    chat.turns = None  # the cached history no longer holds every turn
+    chat.turns = chat.nearby = None  # the cached turns no longer hold every turn
     shown = []
     for position, model_id in enumerate(model_ids):
         response = ChatResponse(
@@ -152,7 +154,7 @@ def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPla
     response.state, response.error, response.text = "pending", None, None
     response.attempts += 1
     response.updated_at = utcnow()
-    history = [t for t, _ in turns_of(session, chat) if t.index < index]
+    history = [t for t, _ in history_of(session, chat) if t.index < index]
     specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, [response.model_id])]
     context = _context(chat, history, turn.prompt, index)
     shown = [ShownResponse(response.id, response.model_id, response.label, response.position)]

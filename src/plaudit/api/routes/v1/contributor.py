@@ -3,7 +3,9 @@
 Sending a prompt (or retrying a failed model) answers ``text/event-stream`` with events
 ``turn`` {turn, responses: [{label, position}]}, ``delta`` {label, text}, ``done`` {label, text},
 ``error`` {label, message} and ``end`` {turn}. The models keep running if the client goes away;
-``GET /api/v1/assignments/{id}`` shows everything stored so far. Identify the contributor as
+``GET /api/v1/assignments/{id}`` shows everything stored so far. Actions on one turn (answers,
+selection, custom response) answer ``assignment``, that ``turn`` and ``limits`` only: their cost
+does not grow with the conversation; the GET redraws the whole screen. Identify the contributor as
 for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 """
 
@@ -23,7 +25,13 @@ from plaudit.api.routes.v1.jobs import contributor_of
 from plaudit.chat import conversation as conv
 from plaudit.chat import turns
 from plaudit.chat.assignment import abandon_assignment
-from plaudit.chat.state import Chat, conversation_state, open_chat, submit_conversation
+from plaudit.chat.state import (
+    Chat,
+    conversation_state,
+    open_chat,
+    submit_conversation,
+    turn_state,
+)
 from plaudit.core.principal import Principal
 from plaudit.db.session import session_scope
 from plaudit.schemas.jobs import (
@@ -138,7 +146,7 @@ def save_answers(
 
     def action(session: Session, chat: Chat) -> dict[str, Any]:
         conv.save_answers(session, chat, index, body.by_label())
-        return conversation_state(session, chat)
+        return turn_state(session, chat, index)
 
     result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
     return result
@@ -152,7 +160,7 @@ def select_response(
 
     def action(session: Session, chat: Chat) -> dict[str, Any]:
         conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
-        return conversation_state(session, chat)
+        return turn_state(session, chat, index)
 
     result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
     return result
@@ -170,7 +178,7 @@ def set_custom_response(
 
     def action(session: Session, chat: Chat) -> dict[str, Any]:
         conv.set_custom_response(session, chat, index, body.text)
-        return conversation_state(session, chat)
+        return turn_state(session, chat, index)
 
     result: dict[str, Any] = in_own_chat(request, principal, assignment_id, action)
     return result
