@@ -148,6 +148,27 @@ def test_known_tags_cost_no_tag_query(engine, writer, org):
     assert _count(engine, CompletionTag) == 4
 
 
+def _links(engine: Engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT ct.completion_id, t.name FROM completion_tags ct JOIN tags t"
+                 " ON t.id = ct.tag_id")
+        )  # fmt: skip
+        return {(row[0], row[1]) for row in rows}
+
+
+def test_links_come_from_the_cache_only_when_every_tag_is_known(engine, writer, org):
+    writer.submit(_batch(writer, org.id, {"id": "k-1", "tags": ["x", "y"]})).result(30)
+    known = _batch(writer, org.id, {"id": "k-2", "tags": ["y"]}, {"id": "k-3", "tags": ["x"]})
+    assert known.links is not None and len(known.links) == 2  # made in the request thread
+    fresh = _batch(writer, org.id, {"id": "k-4", "tags": ["x", "z"]}, {"id": "k-5"})
+    assert fresh.links is None  # "z" is new: the writer creates it and links both
+    writer.submit(known).result(30)
+    writer.submit(fresh).result(30)
+    assert _links(engine) == {("k-1", "x"), ("k-1", "y"), ("k-2", "y"), ("k-3", "x"),
+                              ("k-4", "x"), ("k-4", "z")}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("raw", "path"),
     [

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -62,6 +63,14 @@ class Batch:
     # The new-row tuples of ``items`` (``bulk.completion_row``), made in the request's thread;
     # None when the batch repeats an id, so it must be folded by the general path.
     rows: list[Row] | None = None
+    # id -> tags of the items that name tags (for the links and inbox matching), and the
+    # (completion id, tag id) links when every tag was already known, both made with ``rows``.
+    tagged: dict[str, list[str]] = field(default_factory=dict)
+    links: list[tuple[str, str]] | None = None
+    ids: list[str] | None = None  # the items' ids, in order (made once, in the request thread)
+
+    def item_ids(self) -> list[str]:
+        return self.ids if self.ids is not None else [cid for cid, _ in self.items]
 
 
 @dataclass
@@ -108,15 +117,29 @@ class IngestWriter:
         """Turn validated items into the rows they become if new (CPU work, done in the
         request's thread so the writer does not hold the GIL for it)."""
         items = parsed.items
-        if len({cid for cid, _ in items}) != len(items):
-            return Batch(org_id, items)
+        ids = [cid for cid, _ in items]
+        if len(set(ids)) != len(items):
+            return Batch(org_id, items, ids=ids)
         to_time = time_encoder(self.dialect)
         stamp = to_time(utcnow())
         rows = [
             completion_row(cid, org_id, fields, stamp, to_time, encoded)
             for (cid, fields), encoded in zip(items, parsed.encoded, strict=True)
         ]
-        return Batch(org_id, items, rows)
+        tagged = {cid: fields["tags"] for cid, fields in items if "tags" in fields}
+        return Batch(org_id, items, rows, tagged, self._known_links(org_id, tagged), ids)
+
+    def _known_links(
+        self, org_id: str, tagged: dict[str, list[str]]
+    ) -> list[tuple[str, str]] | None:
+        """The tag links of ``tagged`` from the committed-tag cache, or None if a tag is new
+        (the writer then resolves them). Reading the cache while the writer adds to it is safe:
+        an entry is either there, final, or not yet."""
+        cache = self._tag_ids
+        try:
+            return [(cid, cache[org_id, name]) for cid, names in tagged.items() for name in names]
+        except KeyError:
+            return None
 
     def submit(self, batch: Batch) -> Future[int]:
         """Queue ``batch``; the future resolves to its item count once committed."""
@@ -227,15 +250,13 @@ class IngestWriter:
         """Write every job of ``group`` in ``session``'s transaction. New rows are inserted in
         bulk; a job with an id that exists already, or that an earlier job of the group wrote,
         goes through ``upsert_completions`` (after the pending bulk rows, so it sees them)."""
-        taken = existing_ids(
-            session, [cid for job in group if job.batch.rows is not None
-                      for cid, _ in job.batch.items]
-        )  # fmt: skip
+        fresh = (job.batch.item_ids() for job in group if job.batch.rows is not None)
+        taken = existing_ids(session, list(chain.from_iterable(fresh)))
         written: set[str] = set()
         pending: list[Batch] = []
         for job in group:
             batch = job.batch
-            ids = [cid for cid, _ in batch.items]
+            ids = batch.item_ids()
             if batch.rows is not None and taken.isdisjoint(ids) and written.isdisjoint(ids):
                 pending.append(batch)
             else:
@@ -253,12 +274,16 @@ class IngestWriter:
         rows: list[Row] = []
         links: list[tuple[str, str]] = []
         tagged_by_org: dict[str, dict[str, list[str]]] = {}
+        unresolved: dict[str, dict[str, list[str]]] = {}
         for batch in batches:
             assert batch.rows is not None
             rows.extend(batch.rows)
-            tagged = tagged_by_org.setdefault(batch.org_id, {})
-            tagged.update((cid, f["tags"]) for cid, f in batch.items if "tags" in f)
-        for org_id, tagged in tagged_by_org.items():
+            tagged_by_org.setdefault(batch.org_id, {}).update(batch.tagged)
+            if batch.links is not None:
+                links.extend(batch.links)
+            else:
+                unresolved.setdefault(batch.org_id, {}).update(batch.tagged)
+        for org_id, tagged in unresolved.items():
             tag_ids = self._tag_ids_of(session, org_id, tagged.values(), learned)
             links.extend((cid, tag_ids[name]) for cid, names in tagged.items() for name in names)
         insert_completion_rows(session, rows)
