@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str], health: str) -> Iterator[int]:
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -67,7 +67,7 @@ def process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]
                 raise RuntimeError(f"{health} did not come up")
             time.sleep(0.1)
         try:
-            yield
+            yield proc.pid
         except BaseException:
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace")[-6000:])
@@ -79,6 +79,15 @@ def process(args: list[str], env: dict[str, str], health: str) -> Iterator[None]
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) the process used so far, in ms; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -180,7 +189,8 @@ async def run(args: argparse.Namespace) -> bool:
         args.backend = "PostgreSQL" if args.postgres_url else "SQLite"
         env.update(PLAUDIT_DATABASE_URL=url, PLAUDIT_DATA_DIR=str(workdir))
         serve = [*base, "serve", "--port", str(server_port)]
-        with process(serve, env, f"{server_url}/healthz"):
+        with process(serve, env, f"{server_url}/healthz") as server_pid:
+            args.server_pid = server_pid
             return await measure(args, server_url, fake_url, key, ids)
 
 
@@ -197,10 +207,14 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
             await baseline_call(client, fake_url, f"warm {warm}")
         base_solo, turn_solo, gateway_solo = [], [], []
         gateway, specs = gateway_for(args.database_url)
+        server_cpu = 0.0  # the server's CPU during the chat turns only (not the baseline calls)
         for turn in range(args.turns):
             base_solo.append(await baseline_call(client, fake_url, f"question {turn}"))
             gateway_solo.append(await gateway_call(gateway, specs, f"question {turn}"))
+            before = cpu_ms(args.server_pid)
             turn_solo.append(await chat_turn(client, aid, solo, turn, f"question {turn}"))
+            after = cpu_ms(args.server_pid)
+            server_cpu += (after or 0.0) - (before or 0.0)
 
         people = [{**owner, "X-Plaudit-Contributor": f"p{i}"} for i in range(args.contributors)]
         aids = [(await client.post(f"/api/v1/jobs/{job_id}/next", headers=h)).json()
@@ -239,6 +253,10 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
     print(f"of which the model gateway alone (3 streamed calls, each recorded as a completion, "
           f"called in-process): {gateway_added:.1f} ms at p50; the chat server's own share: "
           f"{added_p50 - gateway_added:.1f} ms")  # fmt: skip
+    if server_cpu:
+        per_turn = server_cpu / len(turn_solo)
+        print(f"server CPU per solo turn (user + system, /proc): {per_turn:.1f} ms over "
+              f"{len(turn_solo)} turns of one conversation")  # fmt: skip
     return ok
 
 
