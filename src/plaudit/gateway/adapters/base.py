@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import anyio.to_thread
+import httpx
 
 from plaudit.errors import Invalid
 from plaudit.gateway.types import CallContext, ModelSpec
@@ -64,6 +65,31 @@ class Adapter:
 
     async def aclose(self) -> None:
         """Release clients and connections."""
+
+
+class HTTPPoolAdapter(Adapter):
+    """An adapter that speaks HTTP itself, on one httpx pool built at start and closed with it."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def new_pool(self) -> httpx.AsyncClient:
+        """This adapter's pool (blocking: loads TLS certificates)."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._client = await anyio.to_thread.run_sync(self.new_pool)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self.new_pool()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
 
 
 class SDKAdapter(Adapter):

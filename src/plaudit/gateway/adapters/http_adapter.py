@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import anyio.to_thread
 import httpx
 import orjson
 
 from plaudit.errors import Invalid
-from plaudit.gateway.adapters.base import Adapter, CallRecord, call_params, chat_messages
+from plaudit.gateway.adapters.base import (
+    CallRecord,
+    HTTPPoolAdapter,
+    call_params,
+    chat_messages,
+)
 from plaudit.gateway.errors import (
     UpstreamError,
     WrongShape,
@@ -31,7 +35,7 @@ from plaudit.gateway.types import CallContext, ModelSpec
 JSON_TYPES = ("application/json", "text/json")
 
 
-class HTTPAdapter(Adapter):
+class HTTPAdapter(HTTPPoolAdapter):
     name: ClassVar[str] = "http"
     description: ClassVar[str] = "Any JSON endpoint: input-schema template + output path."
     needs_endpoint: ClassVar[bool] = True
@@ -56,18 +60,9 @@ class HTTPAdapter(Adapter):
             if fields.get(field):
                 parse_path(fields[field], field)
 
-    def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
-
-    async def start(self) -> None:
-        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
-        self._client = await anyio.to_thread.run_sync(_new_client)
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = _new_client()
-        return self._client
+    def new_pool(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        return httpx.AsyncClient(limits=limits, follow_redirects=False)
 
     async def stream(
         self, spec: ModelSpec, ctx: CallContext, call: CallRecord
@@ -108,16 +103,6 @@ class HTTPAdapter(Adapter):
             raise
         except httpx.HTTPError as exc:
             raise transport_error(exc) or UpstreamError(f"HTTP error ({exc})") from exc
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-
-def _new_client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    return httpx.AsyncClient(limits=limits, follow_redirects=False)
 
 
 def _headers(spec: ModelSpec, params: dict[str, Any]) -> dict[str, str]:

@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import anyio.to_thread
 import httpx
 import orjson
 
 from plaudit.gateway.adapters.base import (
-    Adapter,
     CallRecord,
+    HTTPPoolAdapter,
     call_params,
     chat_messages,
     upstream_params,
@@ -37,23 +36,18 @@ from plaudit.gateway.types import CallContext, ModelSpec
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIAdapter(Adapter):
+class OpenAIAdapter(HTTPPoolAdapter):
     name: ClassVar[str] = "openai"
     description: ClassVar[str] = "Any OpenAI-compatible /v1/chat/completions endpoint."
 
     def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
+        super().__init__()
         self._urls: dict[str | None, str] = {}
 
-    async def start(self) -> None:
-        # Building the pool loads TLS certificates: slow, blocking, so done in a thread, once.
-        self._client = await anyio.to_thread.run_sync(_new_client)
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = _new_client()
-        return self._client
+    def new_pool(self) -> httpx.AsyncClient:
+        # As the SDK's default pool, with keep-alive for every connection a busy server reuses.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        return httpx.AsyncClient(limits=limits, follow_redirects=True)
 
     def _url(self, endpoint: str | None) -> str:
         url = self._urls.get(endpoint)
@@ -103,17 +97,6 @@ class OpenAIAdapter(Adapter):
         if call.finish_reason is None:
             what = "no chunks" if not chunks else f"{chunks} chunks"
             raise UpstreamError(f"the stream ended before the model finished ({what})")
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
-
-
-def _new_client() -> httpx.AsyncClient:
-    # As the SDK's default pool, with keep-alive for every connection a busy server reuses.
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    return httpx.AsyncClient(limits=limits, follow_redirects=True)
 
 
 async def _sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
