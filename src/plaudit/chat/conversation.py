@@ -10,6 +10,7 @@ response, a selection (or "near identical" → random pick) before the next turn
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,8 +148,13 @@ def _open_clause(chat: Chat) -> ColumnElement[bool]:
 
 
 def _load_turns(
-    session: Session, chat: Chat, *where: ColumnElement[bool]
+    session: Session,
+    chat: Chat,
+    *where: ColumnElement[bool],
+    with_responses: Callable[[ChatTurn], bool] = lambda turn: True,
 ) -> list[tuple[ChatTurn, list[ChatResponse]]]:
+    """The chat's turns matching ``where`` in order, each with its responses (an empty list
+    for the turns ``with_responses`` leaves out, whose responses are then not loaded)."""
     turns = list(
         session.scalars(
             select(ChatTurn)
@@ -156,15 +162,15 @@ def _load_turns(
             .order_by(ChatTurn.index)
         )
     )
-    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns}
-    if turns:
+    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns if with_responses(t)}
+    if responses:
         for response in session.scalars(
             select(ChatResponse)
             .where(ChatResponse.turn_id.in_(list(responses)))
             .order_by(ChatResponse.position)
         ):
             responses[response.turn_id].append(response)
-    return [(t, responses[t.id]) for t in turns]
+    return [(t, responses.get(t.id, [])) for t in turns]
 
 
 def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
@@ -178,22 +184,7 @@ def history_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatRe
     """Every turn in order (what the models see next), with the responses of the open turns
     only: a completed chat turn is settled, its ``continued_text`` carries it, so the
     responses of a long conversation's earlier turns are not loaded on every prompt."""
-    turns = list(
-        session.scalars(
-            select(ChatTurn)
-            .where(ChatTurn.conversation_id == chat.conversation.id)
-            .order_by(ChatTurn.index)
-        )
-    )
-    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns if is_open(chat, t)}
-    if responses:
-        for response in session.scalars(
-            select(ChatResponse)
-            .where(ChatResponse.turn_id.in_(list(responses)))
-            .order_by(ChatResponse.position)
-        ):
-            responses[response.turn_id].append(response)
-    return [(t, responses.get(t.id, [])) for t in turns]
+    return _load_turns(session, chat, with_responses=lambda turn: is_open(chat, turn))
 
 
 def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[ChatResponse]]:
