@@ -5,23 +5,51 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import anthropic  # noqa: F401  pre-imported: live_server's gateway warm-up is then instant
 import httpx
 import openai  # noqa: F401
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
+    """``with write_lock():`` another connection holds the database's write lock, so the
+    ingest writer stalls behind it (and the jobs submitted meanwhile share its next group)."""
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        if engine.dialect.name == "sqlite":
+            conn = sqlite3.connect(engine.url.database or "", isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                conn.execute("ROLLBACK")
+                conn.close()
+            return
+        with engine.connect() as conn:
+            conn.execute(text("LOCK TABLE completions IN EXCLUSIVE MODE"))
+            try:
+                yield
+            finally:
+                conn.rollback()
+
+    return held
 
 
 PLAUDIT = str(Path(sys.executable).with_name("plaudit"))

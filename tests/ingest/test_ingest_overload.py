@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from plaudit.config import Settings
 from plaudit.db.models import Completion
@@ -30,31 +27,13 @@ def settings(engine: Engine, tmp_path: Path) -> Settings:  # overrides tests/con
     )
 
 
-@contextmanager
-def database_write_lock(engine: Engine) -> Iterator[None]:
-    """Another connection holds the write lock, so the ingest writer stalls behind it."""
-    if engine.dialect.name == "sqlite":
-        conn = sqlite3.connect(engine.url.database or "", isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    with engine.connect() as conn:
-        conn.execute(text("LOCK TABLE completions IN EXCLUSIVE MODE"))
-        try:
-            yield
-        finally:
-            conn.rollback()
-
-
 def _batch(n: int) -> dict[str, object]:
     return {"completions": [{"id": f"o-{n}-{i}", "tags": ["flood"]} for i in range(BATCH)]}
 
 
-def test_full_queue_answers_503_and_acks_only_what_is_committed(app, live_server, org, engine):
+def test_full_queue_answers_503_and_acks_only_what_is_committed(
+    app, live_server, org, engine, write_lock
+):
     writer = app.state.ingest
     results: dict[int, httpx.Response] = {}
     peak = 0
@@ -72,7 +51,7 @@ def test_full_queue_answers_503_and_acks_only_what_is_committed(app, live_server
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    with database_write_lock(engine):
+    with write_lock():
         threads = [threading.Thread(target=post, args=(n,)) for n in range(20)]
         for thread in threads:
             thread.start()

@@ -3,10 +3,8 @@ tag-id cache, and the validation rules the fast item parser must keep."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import orjson
 import pytest
@@ -17,27 +15,6 @@ from plaudit.core.ingest_items import parse_batch_body, parse_item
 from plaudit.db.models import Completion, CompletionTag, Tag
 from plaudit.db.session import make_sessionmaker
 from plaudit.errors import Forbidden, Invalid
-
-
-@contextmanager
-def write_lock(engine: Engine) -> Iterator[None]:
-    """Another connection holds the write lock: the writer blocks in its current group, so the
-    jobs submitted meanwhile all land in the next group."""
-    if engine.dialect.name == "sqlite":
-        conn = sqlite3.connect(engine.url.database or "", isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    with engine.connect() as conn:
-        conn.execute(text("LOCK TABLE completions IN EXCLUSIVE MODE"))
-        try:
-            yield
-        finally:
-            conn.rollback()
 
 
 @pytest.fixture
@@ -74,9 +51,9 @@ def _wait_for_blocked_group(writer: IngestWriter) -> None:
     raise AssertionError("the writer never took the first job")
 
 
-def test_same_ids_twice_in_one_group_are_written_once(engine, writer, org):
+def test_same_ids_twice_in_one_group_are_written_once(engine, write_lock, writer, org):
     items = [{"id": f"dup-{i}", "tags": ["twice"], "model": "m"} for i in range(30)]
-    with write_lock(engine):
+    with write_lock():
         blocker = writer.submit(_batch(writer, org.id, {"id": "blocker"}))
         _wait_for_blocked_group(writer)
         first = writer.submit(_batch(writer, org.id, *items))
@@ -108,9 +85,9 @@ def test_existing_ids_take_the_upsert_path_and_merge(engine, writer, org):
     assert _count(engine, Completion, org_id=org.id) == 2
 
 
-def test_a_failed_group_leaves_no_tag_id_in_the_cache(engine, writer, org, other_org):
+def test_a_failed_group_leaves_no_tag_id_in_the_cache(engine, write_lock, writer, org, other_org):
     writer.submit(_batch(writer, other_org.id, {"id": "theirs"})).result(30)
-    with write_lock(engine):
+    with write_lock():
         writer.submit(_batch(writer, org.id, {"id": "blocker"}))
         _wait_for_blocked_group(writer)
         good = writer.submit(_batch(writer, org.id, {"id": "mine", "tags": ["fresh"]}))
