@@ -76,16 +76,21 @@ def fresh_database(backend: str, workdir: Path) -> BenchDB:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
-        url = postgres_url()
-        parsed = make_url(url)
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
+        url = recreate_postgres_database(postgres_url())
     engine = make_engine(url)
     upgrade(engine)
     return BenchDB(backend, url, engine, workdir)
+
+
+def recreate_postgres_database(url: str) -> str:
+    """Drop and create the database ``url`` names (empty, unmigrated); return ``url``."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    return url
 
 
 def drop_postgres_database() -> None:

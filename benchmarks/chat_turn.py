@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchkit import recreate_postgres_database
 
 from plaudit.core.orgs import create_organization
 from plaudit.db.migrate import upgrade
@@ -133,16 +134,7 @@ async def chat_turn(client: httpx.AsyncClient, aid: str, headers: dict[str, str]
 def fresh_database(workdir: Path, postgres_url: str | None) -> str:
     if not postgres_url:
         return f"sqlite:///{workdir / 'bench.db'}"
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(postgres_url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return postgres_url
+    return recreate_postgres_database(postgres_url)
 
 
 def setup(url: str, fake_url: str) -> tuple[str, list[int]]:
