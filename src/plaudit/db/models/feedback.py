@@ -42,8 +42,9 @@ class FeedbackTaskVersion(Base):
 class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (
-        Index("ix_feedback_org_task_created", "org_id", "task_id", "created_at"),
-        Index("ix_feedback_org_created", "org_id", "created_at"),
+        # Both end in id: lists and downloads order by (created_at, id) (migration 0007).
+        Index("ix_feedback_org_task_created", "org_id", "task_id", "created_at", "id"),
+        Index("ix_feedback_org_created", "org_id", "created_at", "id"),
     )
 
     id: Mapped[str] = id_column()
