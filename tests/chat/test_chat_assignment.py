@@ -214,3 +214,25 @@ def test_draft_jobs_can_be_deleted_launched_ones_not(chat):
     running = simple_job(chat, 1)
     response = chat.client.delete(f"/api/v1/jobs/{running}", headers=chat.h())
     assert response.status_code == 409 and "draft" in response.json()["error"]["message"]
+
+
+def test_activity_renews_a_lease_once_it_is_older_than_a_tenth_of_its_length(chat, engine):
+    from sqlalchemy import select
+
+    from plaudit.db.models import ChatAssignment
+
+    job_id = simple_job(chat, 1)
+    held = chat.next(job_id, "a")["assignment"]
+    slot_lease = lambda: engine.connect().execute(select(ChatSlot.lease_expires_at)).scalar()  # noqa: E731
+    claimed = slot_lease()
+    chat.send(held["id"], "a", "fresh lease")
+    assert slot_lease() == claimed  # renewed a moment ago: no UPDATE
+    lease = chat.client.app.state.settings.unit_lease_seconds
+    aged = utcnow() + timedelta(seconds=lease * 0.85)  # renewed 15 % of a lease ago
+    with engine.begin() as conn:
+        conn.execute(update(ChatSlot).values(lease_expires_at=aged))
+    chat.answer_all(held["id"], "a", 0)
+    renewed = slot_lease()
+    assert renewed > aged + timedelta(seconds=lease * 0.1)
+    with engine.connect() as conn:
+        assert conn.execute(select(ChatAssignment.lease_expires_at)).scalar() == renewed

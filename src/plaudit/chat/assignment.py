@@ -146,6 +146,12 @@ def _candidate(
     return None
 
 
+# An action renews the lease only once it is older than this share of its length (at least
+# one second): renewing on every request cost three UPDATEs per action (slot, assignment,
+# conversation), while a lease of 30 minutes still has at least 27 left after any action.
+RENEW_AFTER_SHARE = 0.1
+
+
 def load_assignment(
     session: Session,
     org_id: str,
@@ -154,15 +160,22 @@ def load_assignment(
     lease_seconds: int,
     *,
     renew: bool = True,
-) -> ChatAssignment:
-    """The contributor's own active assignment; any activity renews its lease."""
+    held_until: datetime | None = None,
+) -> tuple[ChatAssignment, bool]:
+    """The contributor's own active assignment; any activity keeps its lease fresh.
+
+    ``held_until`` is the slot's lease as read in this transaction, if the slot is still this
+    assignment's claim: while it is fresh (renewed less than ``RENEW_AFTER_SHARE`` of a lease
+    ago) no UPDATE is needed, as nobody can claim a slot before its lease has run out. Returns
+    ``(assignment, renewed)``.
+    """
     assignment = session.get(ChatAssignment, assignment_id)  # from the identity map if loaded
     if assignment is None or assignment.org_id != org_id:
         raise NotFound(f"assignment '{assignment_id}' not found")
     if assignment.contributor_id != contributor_id:
         raise Forbidden(f"assignment '{assignment_id}' belongs to another contributor")
     if not renew:
-        return assignment
+        return assignment, False
     if assignment.state == "expired":
         raise Conflict(
             f"your lease on assignment '{assignment_id}' expired and the unit was "
@@ -172,13 +185,17 @@ def load_assignment(
         raise Conflict(
             f"assignment '{assignment_id}' is {assignment.state}: it can no longer be changed"
         )
-    if not _renew(session, assignment, utcnow() + timedelta(seconds=lease_seconds)):
+    expires = utcnow() + timedelta(seconds=lease_seconds)
+    fresh_for = timedelta(seconds=max(1.0, lease_seconds * RENEW_AFTER_SHARE))
+    if held_until is not None and held_until > expires - fresh_for:
+        return assignment, False
+    if not _renew(session, assignment, expires):
         assignment.state = "expired"
         raise Conflict(
             f"your lease on assignment '{assignment_id}' expired and the unit was "
             "given to someone else; ask for the next unit"
         )
-    return assignment
+    return assignment, True
 
 
 def complete_assignment(session: Session, assignment: ChatAssignment) -> None:

@@ -29,6 +29,7 @@ from plaudit.db.models import (
     ChatConversation,
     ChatJob,
     ChatResponse,
+    ChatSlot,
     ChatTurn,
     ChatUnit,
 )
@@ -115,21 +116,34 @@ def load_chat(
     session: Session, org_id: str, assignment_id: str, contributor_id: str, lease_seconds: int,
     *, write: bool = True,
 ) -> Chat:  # fmt: skip
-    """Load (and, for changes, re-lease) the contributor's own conversation, in one query."""
+    """Load the contributor's own conversation (for changes, with its lease kept fresh) in one
+    query; the slot's lease comes along, so a fresh lease needs no UPDATE."""
+    held = and_(
+        ChatSlot.job_id == ChatAssignment.job_id,
+        ChatSlot.unit_id == ChatAssignment.unit_id,
+        ChatSlot.slot == ChatAssignment.judgment_index,
+        ChatSlot.assignment_id == ChatAssignment.id,
+        ChatSlot.state == "claimed",
+    )
     row = session.execute(
-        select(ChatAssignment, ChatJob, ChatConversation, ChatUnit)
+        select(ChatAssignment, ChatJob, ChatConversation, ChatUnit, ChatSlot.lease_expires_at)
         .join(ChatJob, ChatJob.id == ChatAssignment.job_id)
         .join(ChatConversation, ChatConversation.assignment_id == ChatAssignment.id)
         .join(ChatUnit, ChatUnit.id == ChatAssignment.unit_id)
+        .outerjoin(ChatSlot, held)
         .where(ChatAssignment.id == assignment_id, ChatAssignment.org_id == org_id)
     ).first()
     if row is None:
         raise NotFound(f"assignment '{assignment_id}' not found")
-    assignment, job, conversation, unit = row
-    load_assignment(session, org_id, assignment_id, contributor_id, lease_seconds, renew=write)
+    assignment, job, conversation, unit, held_until = row
+    _, renewed = load_assignment(
+        session, org_id, assignment_id, contributor_id, lease_seconds, renew=write,
+        held_until=held_until,
+    )  # fmt: skip
     if write:
         require_state(job, "running", "paused", action="change this conversation")
-        conversation.updated_at = utcnow()
+        if renewed:  # last activity, as precise as the lease
+            conversation.updated_at = utcnow()
     return Chat(job, job_config(job), assignment, conversation, unit)
 
 
