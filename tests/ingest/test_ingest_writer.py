@@ -3,6 +3,7 @@ tag-id cache, and the validation rules the fast item parser must keep."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 
@@ -199,3 +200,20 @@ def test_serving_raises_the_young_gc_threshold(client):
     from plaudit.core.ingest import GC_YOUNG_THRESHOLD
 
     assert gc.get_threshold()[0] >= GC_YOUNG_THRESHOLD  # the app's startup hook ran
+
+
+def test_sqlite_wal_is_checkpointed_on_its_own_thread(engine, writer, org):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's WAL")
+    items = [{"id": f"wal-{i}", "model": "m", "tags": ["w"]} for i in range(50)]
+    assert writer.submit(_batch(writer, org.id, *items)).result(30) == 50
+    writer.stop()  # the checkpointer runs once more on its way out
+    assert writer._checkpointer is not None and writer._checkpointer.checkpoints >= 1
+    # The database file itself (the WAL ignored) holds the rows: the checkpoint moved them
+    # there; SQLite's own autocheckpoint would have waited for 1,000 pages of WAL.
+    file = sqlite3.connect(f"file:{engine.url.database}?immutable=1", uri=True)
+    try:
+        stored = file.execute("SELECT count(*) FROM completions WHERE id LIKE 'wal-%'")
+        assert stored.fetchone()[0] == 50
+    finally:
+        file.close()
