@@ -139,3 +139,33 @@ def test_local_adapter_answers_offline(make_spec, sessions, org):
     assert "Paris" in done.text
     row = stored(sessions, org.id, done.completion_id)
     assert row.provider == "local" and row.status == "finished"
+
+
+def test_recorded_calls_are_linked_to_their_tags_and_reach_the_inbox(
+    fake, make_spec, sessions, org
+):
+    """The gateway's own completion writer (plain inserts, tag ids kept between batches) files
+    calls like any logged completion: findable by tag, matched to feedback tasks."""
+    from sqlalchemy import func, select
+
+    from plaudit.core.completions import CompletionFilter, list_completions
+    from plaudit.core.tasks import create_task
+    from plaudit.db.models import InboxSlot
+    from plaudit.db.session import session_scope
+
+    with session_scope(sessions) as session:
+        task = create_task(session, org.id, name="t", json_schema={"type": "object"},
+                           completion_tags_selector=["job:7"])  # fmt: skip
+    spec = make_spec(1, "openai", fake.openai_base_url, upstream_model="fake-echo")
+    gateway = Gateway(sessions)
+    ids = [
+        terminal(run_all(gateway, [spec], ask(tags=["job:7", f"turn:{turn}"])), 1).completion_id
+        for turn in range(3)  # the later calls find job:7 and model:1 among the kept tag ids
+    ]
+    with sessions() as session:
+        for turn, completion_id in enumerate(ids):
+            flt = CompletionFilter(tags=["job:7", f"turn:{turn}", "model:1"])
+            found, total = list_completions(session, org.id, flt)
+            assert (total, [c.id for c in found]) == (1, [completion_id])
+        slots = select(func.count()).where(InboxSlot.task_id == task.id)
+        assert session.scalar(slots) == 3

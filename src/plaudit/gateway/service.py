@@ -21,7 +21,10 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from plaudit.db.base import new_id
+from plaudit.core.sql import insert_ignore
+from plaudit.core.tags import find_tags
+from plaudit.db.base import new_id, utcnow
+from plaudit.db.models import Tag
 from plaudit.errors import PlauditError
 from plaudit.gateway.adapters.base import Adapter, CallRecord
 from plaudit.gateway.batch_writer import BatchWriter
@@ -79,6 +82,7 @@ class Gateway:
         self.sessions = sessions  # write sessions to record completions; None: don't record
         self._resources: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopResources]
         self._resources = weakref.WeakKeyDictionary()
+        self._write_completions = CompletionWriter()
 
     def _here(self) -> _LoopResources:
         loop = asyncio.get_running_loop()
@@ -260,7 +264,7 @@ class Gateway:
         data = completion_data(spec, ctx, record, text, error, latency_ms, ttft_ms, attempts)
         try:
             await self.batch_writer(self.sessions).write(
-                write_completions, (spec.org_id, completion_id, data)
+                self._write_completions, (spec.org_id, completion_id, data)
             )
         except Exception:
             log.exception("could not record the call to model %s (id %s)", spec.name, spec.id)
@@ -268,18 +272,55 @@ class Gateway:
         return completion_id
 
 
-def write_completions(
-    session: Session, items: Sequence[tuple[str, str, dict[str, Any]]]
-) -> list[str]:
-    """Store calls ``(org_id, completion_id, data)`` as completions: one bulk upsert per org."""
-    from plaudit.core.completions import clean_fields, upsert_completions
+class CompletionWriter:
+    """Stores calls ``(org_id, completion_id, data)`` as completions (a BatchWriter write).
 
-    by_org: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for org_id, completion_id, data in items:
-        by_org.setdefault(org_id, []).append((completion_id, clean_fields(data)))
-    for org_id, rows in by_org.items():
-        upsert_completions(session, org_id, rows)
-    return [completion_id for _, completion_id, _ in items]
+    The gateway makes a fresh id for every call, so there is no existing row to merge with
+    (``upsert_completions`` reads them first) and the rows are plain inserts. Tag ids are kept
+    once seen committed (tags are never deleted or renamed): a call's tags (job, unit,
+    assignment, model) repeat call after call, and looking them up cost a SELECT (plus an
+    INSERT and another SELECT for a new one) per batch. Only tags found by the first lookup,
+    i.e. already committed, are kept, so a rolled-back batch leaves no id that does not exist.
+    """
+
+    MAX_CACHED = 100_000
+
+    def __init__(self) -> None:
+        self._tag_ids: dict[tuple[str, str], str] = {}
+
+    def __call__(
+        self, session: Session, items: Sequence[tuple[str, str, dict[str, Any]]]
+    ) -> list[str]:
+        from plaudit.core import inbox
+        from plaudit.core.bulk import insert_new_completions, insert_tag_links
+        from plaudit.core.completions import clean_fields
+
+        by_org: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for org_id, completion_id, data in items:
+            by_org.setdefault(org_id, []).append((completion_id, clean_fields(data)))
+        now = utcnow()
+        cache = self._tag_ids
+        for org_id, rows in by_org.items():
+            insert_new_completions(session, org_id, rows, now)
+            names = {t for _, fields in rows for t in fields.get("tags", ())}
+            ids = {n: cache[org_id, n] for n in names if (org_id, n) in cache}
+            if len(ids) < len(names):
+                found = find_tags(session, org_id, names - ids.keys())
+                if len(cache) > self.MAX_CACHED:
+                    cache.clear()
+                cache.update(((org_id, n), tag_id) for n, tag_id in found.items())
+                ids.update(found)
+                missing = names - ids.keys()
+                if missing:  # new tags: created here, kept once a later batch finds them
+                    insert_ignore(session, Tag, [
+                        {"id": new_id(), "org_id": org_id, "name": n, "created_at": now}
+                        for n in missing
+                    ])  # fmt: skip
+                    ids.update(find_tags(session, org_id, missing))
+            tagged = {cid: fields.get("tags", []) for cid, fields in rows}
+            insert_tag_links(session, [(cid, ids[t]) for cid, tags in tagged.items() for t in tags])
+            inbox.match_completions(session, org_id, tagged)
+        return [completion_id for _, completion_id, _ in items]
 
 
 def completion_data(
