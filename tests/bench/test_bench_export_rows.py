@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
 
 from plaudit.core import tasks
 from plaudit.core.completions import upsert_completions
@@ -16,10 +17,11 @@ from plaudit.core.feedback import (
     feedback_dict,
     get_feedback,
 )
-from plaudit.core.feedback_export import iter_feedback
+from plaudit.core.feedback_export import _export_statement, iter_feedback
 from plaudit.core.orgs import authenticate_key, create_organization
+from plaudit.db.migrate import upgrade
 from plaudit.db.models import Feedback
-from plaudit.db.session import make_sessionmaker, session_scope
+from plaudit.db.session import make_engine, make_sessionmaker, session_scope
 
 
 def make_bench_org(engine: Engine) -> tuple[str, str]:
@@ -86,3 +88,18 @@ def test_iter_feedback_rows_equal_feedback_dict(engine: Engine) -> None:
     assert exported[2]["comment"] == HOSTILE
     assert len(by_task) == 3
     assert {row["id"] for row in by_completion} == {ids[0], ids[2]}
+
+
+def test_sqlite_export_reads_in_index_order_without_sorting(tmp_path: Path) -> None:
+    """(created_at, id) comes from the index (migration 0007): no temp b-tree re-sorts rows."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        for by_task in (False, True):
+            statement = _export_statement("sqlite", by_task, False)
+            plan = conn.execute(text(f"EXPLAIN QUERY PLAN {statement.text}"), {
+                "org_id": "o", "task_id": "t"}).all()  # fmt: skip
+            details = " / ".join(row[-1] for row in plan)
+            assert "TEMP B-TREE" not in details, details
+            assert "ix_feedback_org_" in details, details
+    engine.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from plaudit.db.migrate import downgrade, upgrade
 
@@ -40,3 +40,21 @@ def test_0005_copies_each_items_links_onto_it_sorted(bare_engine: Engine) -> Non
     downgrade(bare_engine, "0004")  # and back: the column goes, the links stay
     with bare_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM feedback_completions")).scalar_one() == 3
+
+
+def _feedback_index_columns(engine: Engine) -> dict[str, list[str | None]]:
+    indexes = inspect(engine).get_indexes("feedback")
+    return {ix["name"]: ix["column_names"] for ix in indexes if ix["name"]}
+
+
+def test_0007_ends_the_feedback_order_indexes_in_id_and_back(bare_engine: Engine) -> None:
+    upgrade(bare_engine)
+    assert _feedback_index_columns(bare_engine) == {
+        "ix_feedback_org_created": ["org_id", "created_at", "id"],
+        "ix_feedback_org_task_created": ["org_id", "task_id", "created_at", "id"],
+    }
+    downgrade(bare_engine, "0006")
+    assert _feedback_index_columns(bare_engine) == {
+        "ix_feedback_org_created": ["org_id", "created_at"],
+        "ix_feedback_org_task_created": ["org_id", "task_id", "created_at"],
+    }
