@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nh3
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat import ontology as onto
@@ -112,27 +112,35 @@ def start_conversation(session: Session, job: ChatJob, assignment: ChatAssignmen
     session.flush()
 
 
+# Hot-path statements are built once with bind parameters: building and cache-keying a fresh
+# ORM statement cost several times what SQLite takes to run it, on every request.
+_LOAD_CHAT = (
+    select(ChatAssignment, ChatJob, ChatConversation, ChatUnit, ChatSlot.lease_expires_at)
+    .join(ChatJob, ChatJob.id == ChatAssignment.job_id)
+    .join(ChatConversation, ChatConversation.assignment_id == ChatAssignment.id)
+    .join(ChatUnit, ChatUnit.id == ChatAssignment.unit_id)
+    .outerjoin(  # the slot, while it is still this assignment's claim
+        ChatSlot,
+        and_(
+            ChatSlot.job_id == ChatAssignment.job_id,
+            ChatSlot.unit_id == ChatAssignment.unit_id,
+            ChatSlot.slot == ChatAssignment.judgment_index,
+            ChatSlot.assignment_id == ChatAssignment.id,
+            ChatSlot.state == "claimed",
+        ),
+    )
+    .where(ChatAssignment.id == bindparam("assignment_id"),
+           ChatAssignment.org_id == bindparam("org_id"))
+)  # fmt: skip
+
+
 def load_chat(
     session: Session, org_id: str, assignment_id: str, contributor_id: str, lease_seconds: int,
     *, write: bool = True,
 ) -> Chat:  # fmt: skip
     """Load the contributor's own conversation (for changes, with its lease kept fresh) in one
     query; the slot's lease comes along, so a fresh lease needs no UPDATE."""
-    held = and_(
-        ChatSlot.job_id == ChatAssignment.job_id,
-        ChatSlot.unit_id == ChatAssignment.unit_id,
-        ChatSlot.slot == ChatAssignment.judgment_index,
-        ChatSlot.assignment_id == ChatAssignment.id,
-        ChatSlot.state == "claimed",
-    )
-    row = session.execute(
-        select(ChatAssignment, ChatJob, ChatConversation, ChatUnit, ChatSlot.lease_expires_at)
-        .join(ChatJob, ChatJob.id == ChatAssignment.job_id)
-        .join(ChatConversation, ChatConversation.assignment_id == ChatAssignment.id)
-        .join(ChatUnit, ChatUnit.id == ChatAssignment.unit_id)
-        .outerjoin(ChatSlot, held)
-        .where(ChatAssignment.id == assignment_id, ChatAssignment.org_id == org_id)
-    ).first()
+    row = session.execute(_LOAD_CHAT, {"assignment_id": assignment_id, "org_id": org_id}).first()
     if row is None:
         raise NotFound(f"assignment '{assignment_id}' not found")
     assignment, job, conversation, unit, held_until = row
@@ -155,34 +163,51 @@ def is_open(chat: Chat, turn: ChatTurn) -> bool:
     return chat.is_qa
 
 
-def _open_clause(chat: Chat) -> ColumnElement[bool]:
+def _open_clause(qa: bool) -> ColumnElement[bool]:
     """:func:`is_open` in SQL."""
     unfinished = and_(ChatTurn.origin == "chat", ChatTurn.completed.is_(False))
-    return or_(unfinished, ChatTurn.origin == "review") if chat.is_qa else unfinished
+    return or_(unfinished, ChatTurn.origin == "review") if qa else unfinished
+
+
+def _turns_where(*where: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(ChatTurn)
+        .where(ChatTurn.conversation_id == bindparam("conversation_id"), *where)
+        .order_by(ChatTurn.index)
+    )
+
+
+_INDEX: BindParameter[int] = bindparam("index")
+# Which turns to load (see _load_turns); the open clause differs between QA and chat jobs.
+_ALL_TURNS = _turns_where()
+_TURN_AT = _turns_where(ChatTurn.index == _INDEX)
+_TURN_AND_OPEN = {qa: _turns_where(or_(ChatTurn.index == _INDEX, _open_clause(qa)))
+                  for qa in (False, True)}  # fmt: skip
+_OPEN_TURNS = {qa: _turns_where(_open_clause(qa)) for qa in (False, True)}
+_RESPONSES_OF = (
+    select(ChatResponse)
+    .where(ChatResponse.turn_id.in_(bindparam("turn_ids", expanding=True)))
+    .order_by(ChatResponse.position)
+)
 
 
 def _load_turns(
     session: Session,
     chat: Chat,
-    *where: ColumnElement[bool],
+    which: Select[Any] = _ALL_TURNS,
+    index: int | None = None,
     with_responses: Callable[[ChatTurn], bool] = lambda turn: True,
 ) -> list[tuple[ChatTurn, list[ChatResponse]]]:
-    """The chat's turns matching ``where`` in order, each with its responses (an empty list
-    for the turns ``with_responses`` leaves out, whose responses are then not loaded)."""
-    turns = list(
-        session.scalars(
-            select(ChatTurn)
-            .where(ChatTurn.conversation_id == chat.conversation.id, *where)
-            .order_by(ChatTurn.index)
-        )
-    )
+    """The chat's turns selected by ``which`` (one of the statements above; ``index`` for
+    those that take one) in order, each with its responses (an empty list for the turns
+    ``with_responses`` leaves out, whose responses are then not loaded)."""
+    params: dict[str, Any] = {"conversation_id": chat.conversation.id}
+    if index is not None:
+        params["index"] = index
+    turns: list[ChatTurn] = list(session.scalars(which, params))
     responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns if with_responses(t)}
     if responses:
-        for response in session.scalars(
-            select(ChatResponse)
-            .where(ChatResponse.turn_id.in_(list(responses)))
-            .order_by(ChatResponse.position)
-        ):
+        for response in session.scalars(_RESPONSES_OF, {"turn_ids": list(responses)}):
             responses[response.turn_id].append(response)
     return [(t, responses.get(t.id, [])) for t in turns]
 
@@ -209,15 +234,13 @@ def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[C
         candidates = chat.turns
     else:
         if chat.nearby is None:
-            chat.nearby = _load_turns(
-                session, chat, or_(ChatTurn.index == index, _open_clause(chat))
-            )
+            chat.nearby = _load_turns(session, chat, _TURN_AND_OPEN[chat.is_qa], index)
         candidates = chat.nearby
     for turn, responses in candidates:
         if turn.index == index:
             return turn, responses
     if chat.turns is None:  # another index than the one loaded: load it too
-        found = _load_turns(session, chat, ChatTurn.index == index)
+        found = _load_turns(session, chat, _TURN_AT, index)
         if found:
             assert chat.nearby is not None
             chat.nearby = sorted([*chat.nearby, *found], key=lambda tr: tr[0].index)
@@ -229,7 +252,7 @@ def open_turns(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatRe
     """The turns whose problems still count for sending and submitting (see :func:`is_open`),
     in order; completed chat turns are never loaded for this."""
     if chat.turns is None and chat.nearby is None:
-        chat.nearby = _load_turns(session, chat, _open_clause(chat))
+        chat.nearby = _load_turns(session, chat, _OPEN_TURNS[chat.is_qa])
     loaded = chat.turns if chat.turns is not None else chat.nearby
     assert loaded is not None
     return [(t, r) for t, r in loaded if is_open(chat, t)]

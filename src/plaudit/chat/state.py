@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat import ontology as onto
@@ -134,14 +134,18 @@ def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
     }
 
 
+# Built once (see conversation._LOAD_CHAT): every action on a turn runs it.
+_TURN_COUNTS = select(func.count(), func.count(case((ChatTurn.origin == "chat", 1)))).where(
+    ChatTurn.conversation_id == bindparam("conversation_id")
+)
+
+
 def turn_state(session: Session, chat: Chat, index: int) -> dict[str, Any]:
     """The answer to an action on turn ``index``: that turn as ``conversation_state`` shows it,
     plus ``assignment`` and ``limits``. Loads that turn, the open ones and two counters only."""
     turn, responses = get_turn(session, chat, index)
     total, chat_turns = session.execute(
-        select(func.count(), func.count(case((ChatTurn.origin == "chat", 1)))).where(
-            ChatTurn.conversation_id == chat.conversation.id
-        )
+        _TURN_COUNTS, {"conversation_id": chat.conversation.id}
     ).one()
     progress = Progress(total, chat_turns, open_turns(session, chat))
     return {
