@@ -108,6 +108,28 @@ def test_a_failed_group_leaves_no_tag_id_in_the_cache(engine, write_lock, writer
     assert _count(engine, CompletionTag) == 2
 
 
+def test_a_batch_redone_alone_keeps_its_items_and_their_generated_ids(
+    engine, write_lock, writer, org, other_org
+):
+    writer.submit(_batch(writer, other_org.id, {"id": "theirs-2"})).result(30)
+    with write_lock():
+        writer.submit(_batch(writer, org.id, {"id": "blocker-2"}))
+        _wait_for_blocked_group(writer)
+        # An item without an id gets one when parsed; the batch then lets go of its parsed
+        # items and parses the body again for the one-by-one fallback.
+        good = _batch(writer, org.id, {"model": "no-id", "request": {"q": 1}}, {"id": "named"})
+        assert good.parsed_items is None and good.ids is not None
+        done = writer.submit(good)
+        bad = writer.submit(_batch(writer, org.id, {"id": "theirs-2"}))
+    assert done.result(30) == 2
+    with pytest.raises(Forbidden):
+        bad.result(30)
+    with make_sessionmaker(engine)() as session:
+        row = session.get(Completion, good.ids[0])
+        assert row is not None and row.model == "no-id" and row.request == {"q": 1}
+    assert _count(engine, Completion, org_id=org.id) == 3  # blocker-2, the id-less one, named
+
+
 def test_known_tags_cost_no_tag_query(engine, writer, org):
     writer.submit(_batch(writer, org.id, {"id": "t-1", "tags": ["x", "y"]})).result(30)
     seen: list[str] = []

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain
@@ -60,7 +60,9 @@ class Batch:
     """One request's completions, ready for the writer."""
 
     org_id: str
-    items: Sequence[Item]
+    # The validated items; None once ``rows`` are made from them (``reparse`` brings them back
+    # for the general path), so that their objects die in the request's thread, not the writer's.
+    parsed_items: Sequence[Item] | None
     # The new-row tuples of ``items`` (``bulk.completion_row``), made in the request's thread;
     # None when the batch repeats an id, so it must be folded by the general path.
     rows: list[Row] | None = None
@@ -69,6 +71,22 @@ class Batch:
     tagged: dict[str, list[str]] = field(default_factory=dict)
     links: list[tuple[str, str]] | None = None
     ids: list[str] | None = None  # the items' ids, in order (made once, in the request thread)
+    # Validates the request body again (the items of ``parsed_items`` once it is None).
+    reparse: Callable[[], ParsedBatch] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.parsed_items) if self.parsed_items is not None else len(self.ids or ())
+
+    @property
+    def items(self) -> Sequence[Item]:
+        """The items, for the general path (rare: a retry, an update, a failed group)."""
+        if self.parsed_items is not None:
+            return self.parsed_items
+        assert self.reparse is not None and self.ids is not None
+        # The same items under the same ids (an item without one got a fresh id when parsed).
+        again = self.reparse().items
+        return [(cid, fields) for cid, (_, fields) in zip(self.ids, again, strict=True)]
 
     def item_ids(self) -> list[str]:
         return self.ids if self.ids is not None else [cid for cid, _ in self.items]
@@ -81,7 +99,7 @@ class _Job:
 
     @property
     def size(self) -> int:
-        return len(self.batch.items)
+        return self.batch.size
 
 
 class IngestWriter:
@@ -130,7 +148,10 @@ class IngestWriter:
             for (cid, fields), encoded in zip(items, parsed.encoded, strict=True)
         ]
         tagged = {cid: fields["tags"] for cid, fields in items if "tags" in fields}
-        return Batch(org_id, items, rows, tagged, self._known_links(org_id, tagged), ids)
+        links = self._known_links(org_id, tagged)
+        if parsed.reparse is None:
+            return Batch(org_id, items, rows, tagged, links, ids)
+        return Batch(org_id, None, rows, tagged, links, ids, parsed.reparse)
 
     def _known_links(
         self, org_id: str, tagged: dict[str, list[str]]
@@ -147,21 +168,21 @@ class IngestWriter:
     def submit(self, batch: Batch) -> Future[int]:
         """Queue ``batch``; the future resolves to its item count once committed."""
         job = _Job(batch)
-        items = batch.items
-        if not items:
+        size = batch.size
+        if not size:
             job.future.set_result(0)
             return job.future
         with self._cond:
             if self._stopping or self._thread is None:
                 raise Overloaded("the ingest writer is not running; retry shortly", retry_after=1)
             # An empty queue takes any request (<= 5,000 items), so none is refused forever.
-            if self._queued and self._queued + len(items) > self.queue_size:
+            if self._queued and self._queued + size > self.queue_size:
                 raise Overloaded(
                     f"ingest queue is full ({self._queued} completions waiting); retry shortly",
                     retry_after=1,
                 )
             self._jobs.append(job)
-            self._queued += len(items)
+            self._queued += size
             self._cond.notify()
         return job.future
 
@@ -350,7 +371,7 @@ class IngestWriter:
             except Exception as exc:
                 job.future.set_exception(exc)
                 return
-            job.future.set_result(len(items))
+            job.future.set_result(job.size)
             return
 
 

@@ -9,6 +9,7 @@ to be stored as is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,9 @@ class ParsedBatch:
 
     items: list[Item]
     encoded: list[dict[str, str]]
+    # Parses and validates the same body again (set when the items came from a body), so a
+    # holder can let go of the items and get them back only if it needs them.
+    reparse: Callable[[], ParsedBatch] | None = None
 
 
 def _nests_deeper_than(value: Any, limit: int) -> bool:
@@ -216,4 +220,6 @@ def parse_batch_body(body: bytes) -> ParsedBatch:
     extra = sorted(k for k in document if k != "completions")
     if extra:
         raise Invalid(f"unknown field '{extra[0]}'", path=extra[0])
-    return parse_items(document["completions"])
+    parsed = parse_items(document["completions"])
+    parsed.reparse = lambda: parse_batch_body(body)
+    return parsed
