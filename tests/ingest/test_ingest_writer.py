@@ -86,6 +86,21 @@ def test_existing_ids_take_the_upsert_path_and_merge(engine, writer, org):
     assert _count(engine, Completion, org_id=org.id) == 2
 
 
+def test_new_ids_are_inserted_without_looking_them_up_first(engine, writer, org):
+    checked = writer.groups_checked
+    assert writer.submit(_batch(writer, org.id, {"id": "n-1"}, {"id": "n-2"})).result(30) == 2
+    assert writer.groups_checked == checked  # one attempt, no existence query
+    # A retry of a committed batch fails the optimistic INSERT on its primary key and is done
+    # again with the check: still one row per id, the retry's fields merged in.
+    again = _batch(writer, org.id, {"id": "n-1", "model": "retried"}, {"id": "n-2"})
+    assert writer.submit(again).result(30) == 2
+    assert writer.groups_checked == checked + 1
+    assert _count(engine, Completion, org_id=org.id) == 2
+    with make_sessionmaker(engine)() as session:
+        row = session.get(Completion, "n-1")
+        assert row is not None and row.model == "retried"
+
+
 def test_a_failed_group_leaves_no_tag_id_in_the_cache(engine, write_lock, writer, org, other_org):
     writer.submit(_batch(writer, other_org.id, {"id": "theirs"})).result(30)
     with write_lock():
