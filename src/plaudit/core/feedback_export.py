@@ -33,28 +33,29 @@ COPY_CHUNK_BYTES = 64 * 1024
 class _Dialect:
     """How one database spells the pieces of a line, each a SQL expression giving JSON text."""
 
+    format: str  # its printf: one call builds the line (a chain of || copies it per field)
     quote: str  # a string (or NULL) column as a JSON string (or null)
     json: str  # a JSON column's stored text
-    iso: str  # a UTC timestamp as isoformat() + "+00:00", without the quotes
+    iso: str  # a UTC timestamp as isoformat() writes it, without the offset and the quotes
     ms: str  # a timestamp as integer milliseconds since the epoch
 
 
-# SQLite stores UTC timestamps as naive text "YYYY-MM-DD HH:MM:SS[.ffffff]": slicing that text
-# is three times cheaper than strftime(), and unixepoch() (SQLite 3.38+) is nearly free.
+# SQLite stores UTC timestamps as naive text "YYYY-MM-DD HH:MM:SS[.ffffff]"; unixepoch()
+# (SQLite 3.38+) is nearly free.
 _SQLITE = _Dialect(
+    format="printf",
     quote="json_quote({c})",
     json="{c}",
-    iso="substr({c}, 1, 10) || 'T' || substr({c}, 12, 8)"
-    " || iif(substr({c}, 20, 7) IN ('', '.000000'), '', substr({c}, 20, 7)) || '+00:00'",
+    iso="replace(replace({c}, ' ', 'T'), '.000000', '')",
     ms="unixepoch({c}) * 1000 + CAST(substr({c} || '.000', 21, 3) AS INTEGER)",
 )
 # PostgreSQL: to_char's .US always has six digits, so a whole second is the one '.000000' to drop;
 # extract(epoch) is numeric (exact), so the milliseconds are floored exactly.
 _POSTGRES = _Dialect(
+    format="format",
     quote="coalesce(to_json({c})::text, 'null')",
     json="{c}::text",
-    iso="""replace(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')"""
-    " || '+00:00'",
+    iso="""replace(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '')""",
     ms="floor(extract(epoch FROM {c}) * 1000)::bigint",
 )
 
@@ -127,14 +128,12 @@ def iter_feedback(session: Session, org_id: str, flt: FeedbackFilter) -> Iterato
 
 def _line(spelling: _Dialect) -> str:
     """The SQL expression of one item's JSON line (without the newline)."""
-    parts = []
+    template, values = [], []
     for key, kind, column in _FIELDS:
-        value = column if kind == "number" else getattr(spelling, kind).format(c=column)
-        if kind == "iso":
-            value = f"'\"' || {value} || '\"'"
-        # Parenthesised: SQLite's || binds tighter than its arithmetic.
-        parts.append(f"'{orjson.dumps(key).decode()}:' || ({value})")
-    return "'{' || " + " || ',' || ".join(parts) + " || '}'"
+        slot = '"%s+00:00"' if kind == "iso" else "%s"
+        template.append(f"{orjson.dumps(key).decode()}:{slot}")
+        values.append(column if kind == "number" else getattr(spelling, kind).format(c=column))
+    return f"{spelling.format}('{{{','.join(template)}}}', {', '.join(values)})"
 
 
 @lru_cache(maxsize=8)
