@@ -169,3 +169,25 @@ def test_recorded_calls_are_linked_to_their_tags_and_reach_the_inbox(
             assert (total, [c.id for c in found]) == (1, [completion_id])
         slots = select(func.count()).where(InboxSlot.task_id == task.id)
         assert session.scalar(slots) == 3
+
+
+def test_a_tag_created_by_a_rolled_back_batch_is_not_kept(fake, make_spec, sessions, org):
+    """Tag ids are kept only once their batch has committed: a batch that failed must not
+    leave an id that was never stored (its tag links would then fail)."""
+    from sqlalchemy import select
+
+    from plaudit.db.models import Tag
+    from plaudit.db.session import session_scope
+    from plaudit.gateway.service import CompletionWriter
+
+    writer = CompletionWriter()
+    data = {"status": "finished", "tags": ["fresh:tag"], "request": {}, "response": {}}
+    with pytest.raises(RuntimeError), session_scope(sessions) as session:
+        writer(session, [(org.id, "c-rolled-back", data)])
+        raise RuntimeError("the batch fails after the tag was created")
+    assert writer._tag_ids == {}
+    with session_scope(sessions) as session:
+        writer(session, [(org.id, "c-stored", data)])
+    with sessions() as session:
+        stored_id = session.scalar(select(Tag.id).where(Tag.name == "fresh:tag"))
+    assert writer._tag_ids == {(org.id, "fresh:tag"): stored_id}

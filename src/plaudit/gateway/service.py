@@ -15,14 +15,15 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
 
 import anyio.to_thread
+from sqlalchemy import Table, bindparam, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from plaudit.core.sql import insert_ignore
-from plaudit.core.tags import find_tags
 from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import Tag
 from plaudit.errors import PlauditError
@@ -279,8 +280,8 @@ class CompletionWriter:
     (``upsert_completions`` reads them first) and the rows are plain inserts. Tag ids are kept
     once seen committed (tags are never deleted or renamed): a call's tags (job, unit,
     assignment, model) repeat call after call, and looking them up cost a SELECT (plus an
-    INSERT and another SELECT for a new one) per batch. Only tags found by the first lookup,
-    i.e. already committed, are kept, so a rolled-back batch leaves no id that does not exist.
+    INSERT and another SELECT for a new one) per batch. A tag created by a batch is kept only
+    once that batch has committed, so a rolled-back batch leaves no id that does not exist.
     """
 
     MAX_CACHED = 100_000
@@ -305,22 +306,51 @@ class CompletionWriter:
             names = {t for _, fields in rows for t in fields.get("tags", ())}
             ids = {n: cache[org_id, n] for n in names if (org_id, n) in cache}
             if len(ids) < len(names):
-                found = find_tags(session, org_id, names - ids.keys())
-                if len(cache) > self.MAX_CACHED:
-                    cache.clear()
-                cache.update(((org_id, n), tag_id) for n, tag_id in found.items())
+                found = self._find_tags(session, org_id, names - ids.keys())
+                self._keep(((org_id, n), tag_id) for n, tag_id in found.items())
                 ids.update(found)
                 missing = names - ids.keys()
-                if missing:  # new tags: created here, kept once a later batch finds them
-                    insert_ignore(session, Tag, [
-                        {"id": new_id(), "org_id": org_id, "name": n, "created_at": now}
-                        for n in missing
-                    ])  # fmt: skip
-                    ids.update(find_tags(session, org_id, missing))
+                if missing:  # new tags: kept once this batch has committed
+                    self._create_tags(session, org_id, missing, now)
+                    created = self._find_tags(session, org_id, missing)
+                    ids.update(created)
+                    learned = [((org_id, n), tag_id) for n, tag_id in created.items()]
+                    event.listen(session, "after_commit", self._keeper(learned), once=True)
             tagged = {cid: fields.get("tags", []) for cid, fields in rows}
             insert_tag_links(session, [(cid, ids[t]) for cid, tags in tagged.items() for t in tags])
             inbox.match_completions(session, org_id, tagged)
         return [completion_id for _, completion_id, _ in items]
+
+    def _keep(self, pairs: Iterable[tuple[tuple[str, str], str]]) -> None:
+        if len(self._tag_ids) > self.MAX_CACHED:
+            self._tag_ids.clear()
+        self._tag_ids.update(pairs)
+
+    def _keeper(self, pairs: list[tuple[tuple[str, str], str]]) -> Callable[[Session], None]:
+        return lambda _session: self._keep(pairs)
+
+    @staticmethod
+    def _find_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str, str]:
+        rows = session.execute(_TAGS_NAMED, {"org_id": org_id, "names": list(names)})
+        return dict(rows.tuples().all())
+
+    @staticmethod
+    def _create_tags(session: Session, org_id: str, names: Iterable[str], now: datetime) -> None:
+        insert = _CREATE_TAG[session.get_bind().dialect.name == "postgresql"]
+        rows = [{"id": new_id(), "org_id": org_id, "name": n, "created_at": now} for n in names]
+        session.connection().execute(insert, rows)
+
+
+# Built once (see the tag lookups in core.tags): a batch runs them every few model calls.
+_TAG_TABLE = cast(Table, Tag.__table__)
+_TAGS_NAMED = select(_TAG_TABLE.c.name, _TAG_TABLE.c.id).where(
+    _TAG_TABLE.c.org_id == bindparam("org_id"),
+    _TAG_TABLE.c.name.in_(bindparam("names", expanding=True)),
+)
+_CREATE_TAG = {
+    True: postgresql.insert(_TAG_TABLE).on_conflict_do_nothing(),
+    False: sqlite.insert(_TAG_TABLE).on_conflict_do_nothing(),
+}
 
 
 def completion_data(
