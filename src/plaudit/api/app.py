@@ -44,6 +44,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.read_sessions = make_sessionmaker(engine)
     app.state.write_sessions = make_sessionmaker(engine, write=True)
+    # Not on SQLite: a write session's first statement takes the process write lock, and the
+    # key lookup would then hold it from the auth dependency's threadpool hop on (in-process
+    # SQLite has no round trips to save).
+    app.state.auth_in_request_session = engine.dialect.name != "sqlite"
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
     install_gateway(app)

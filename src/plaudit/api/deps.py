@@ -16,21 +16,30 @@ from plaudit.db.session import session_scope
 from plaudit.errors import Forbidden, Unauthorized
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where ``get_db`` leaves the request's session for ``get_principal`` (an ASGI scope key).
+_SESSION_KEY = "plaudit.session"
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent."""
+    """One transaction per request, committed before the response is sent.
+
+    On PostgreSQL the API-key lookup runs in this transaction too (see ``get_principal``)."""
     state = request.app.state
     factory = state.read_sessions if request.method in _READ_METHODS else state.write_sessions
     with session_scope(factory) as session:
-        yield session
+        if getattr(state, "auth_in_request_session", False):
+            request.scope[_SESSION_KEY] = session
+        try:
+            yield session
+        finally:
+            request.scope.pop(_SESSION_KEY, None)
 
 
 # scope="function": commit runs when the endpoint returns, before the 2xx goes out.
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: no threadpool hop for a read
     settings: Settings = request.app.state.settings
     return settings
 
@@ -67,9 +76,15 @@ def get_principal(request: Request) -> Principal:
         raise Unauthorized(
             "Unauthorized: send an API key as 'Authorization: Bearer <key>' or 'x-log10-token'"
         )
-    state = request.app.state
-    with state.read_sessions() as session:
-        principal = authenticate_key(session, token)
+    shared: Session | None = request.scope.get(_SESSION_KEY)
+    if shared is not None:
+        # The route's own transaction (PostgreSQL, route with a session declared before the
+        # principal): one checkout, ping and BEGIN per request instead of two, and the key is
+        # checked in the same snapshot the route reads. A failed check rolls it back unused.
+        principal = authenticate_key(shared, token)
+    else:
+        with request.app.state.read_sessions() as session:
+            principal = authenticate_key(session, token)
     for claimed in _claimed_orgs(request):
         check_org(principal, claimed)
     return principal
