@@ -134,6 +134,22 @@ def test_list_paging_by_task_and_by_completion(client, api, org, task):
     assert empty_task["total"] == 4  # log10 always sends task_id=, meaning all tasks
 
 
+def test_create_answers_exactly_what_a_later_get_reads(client, api, org, task):
+    """The create response comes from INSERT … RETURNING, not a read-back: the same bytes as
+    GET, with the stored JSON as the database renders it (PostgreSQL's JSONB orders keys)."""
+    response = _post(client, org, {
+        "task_id": task["id"], "completion_tags_selector": ["u1", "app"], "comment": "c",
+        "json_values": {"score": 2, "notes": "long enough", "label": "bad"},
+        "end_user_id": "eu-1",
+    })  # fmt: skip
+    assert response.status_code == 200, response.text
+    made = response.json()
+    got = client.get(f"{FEEDBACK}/{made['id']}", headers=org.headers)
+    assert orjson.dumps(made) == orjson.dumps(got.json())
+    assert made["matched_completion_ids"] == ["f-1", "f-3"]
+    assert made["task_name"] == "rate" and made["created_at"] == made["updated_at"]
+
+
 def test_get_edit_delete_keep_history(client, api, org, task):
     made = api.feedback(org.headers, task["id"], completion_ids=["f-1"], comment="first")
     url = f"{FEEDBACK}/{made['id']}"

@@ -9,14 +9,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import String, Table, cast, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from plaudit.core import inbox
 from plaudit.core.forms import validate_values
 from plaudit.core.principal import Principal
 from plaudit.core.tags import completions_tagged_with_all, parse_selector, selector_tag_ids
 from plaudit.core.tasks import get_task
-from plaudit.db.base import utcnow
+from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import (
     Completion,
     Feedback,
@@ -27,6 +27,7 @@ from plaudit.db.models import (
 from plaudit.errors import BadRequest, Conflict, Invalid, NotFound
 
 _LINKS = typing.cast(Table, FeedbackCompletion.__table__)
+_FEEDBACK = typing.cast(Table, Feedback.__table__)
 MAX_COMMENT = 100_000
 MAX_MATCHED_LIMIT = 10_000
 
@@ -123,20 +124,22 @@ def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[F
     comment = _check_comment(data.comment)
     end_user_id = _check_end_user(data.end_user_id)
     matched = _match(session, principal.org_id, data, selector)
-    feedback = Feedback(
-        org_id=principal.org_id,
-        task_id=task.id,
-        task_version=task.version,
-        json_values=data.json_values,
-        comment=comment,
-        completion_tags_selector=selector,
-        matched_completion_ids=sorted(matched),
-        author_user_id=principal.user_id,
-        author_key_id=principal.key_id,
-        end_user_id=end_user_id,
-    )
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(), "org_id": principal.org_id, "task_id": task.id,
+        "task_version": task.version, "json_values": data.json_values, "comment": comment,
+        "completion_tags_selector": selector, "matched_completion_ids": sorted(matched),
+        "author_user_id": principal.user_id, "author_key_id": principal.key_id,
+        "end_user_id": end_user_id, "deleted_at": None, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    # INSERT … RETURNING the columns as ``feedback_dict`` renders them (the stored JSON as the
+    # database gives it back, e.g. PostgreSQL's JSONB key order), so answering the create
+    # needs no read-back query.
+    returned = session.execute(_INSERT_RETURNING, values).one()
+    _rendered(session)[values["id"]] = _row_dict((*returned[:2], task.name, *returned[2:]))
+    feedback = Feedback(**values)
+    make_transient_to_detached(feedback)  # the row exists: persistent without another INSERT
     session.add(feedback)
-    session.flush()
     closed: list[str] = []
     if matched:
         session.execute(  # the table, not the entity: no ORM bulk-insert bookkeeping
@@ -202,6 +205,7 @@ def update_feedback(
         raise Invalid("json_values must be a JSON object", path="json_values")
     validate_values(task.json_schema, values)
     comment = _check_comment(changes["comment"]) if "comment" in changes else feedback.comment
+    _rendered(session).pop(feedback.id, None)
     _remember(session, feedback, "edit", principal)
     feedback.json_values = values
     feedback.comment = comment
@@ -214,6 +218,7 @@ def update_feedback(
 def delete_feedback(session: Session, principal: Principal, feedback: Feedback) -> None:
     """Soft delete: the item leaves lists and exports, its history stays, and the inbox slots
     it closed need a review again."""
+    _rendered(session).pop(feedback.id, None)
     _remember(session, feedback, "delete", principal)
     feedback.deleted_at = utcnow()
     session.flush()
@@ -258,6 +263,10 @@ _ROW_COLUMNS = (
     cast(Feedback.completion_tags_selector, String), cast(Feedback.matched_completion_ids, String),
     Feedback.org_id, Feedback.end_user_id, Feedback.created_at, Feedback.updated_at,
 )  # fmt: skip
+# _ROW_COLUMNS without the task's name, which the creating caller has at hand.
+_INSERT_RETURNING = insert(_FEEDBACK).returning(
+    *(column for column in _ROW_COLUMNS if column is not FeedbackTask.name)
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -312,5 +321,12 @@ def list_feedback(
     return _rows(session, ids), total
 
 
+def _rendered(session: Session) -> dict[str, dict[str, Any]]:
+    """Feedback created in this session, as its INSERT … RETURNING rendered it (by id)."""
+    rendered: dict[str, dict[str, Any]] = session.info.setdefault("plaudit.new_feedback", {})
+    return rendered
+
+
 def feedback_dict(session: Session, feedback: Feedback) -> dict[str, Any]:
-    return _rows(session, [feedback.id])[0]
+    created = _rendered(session).pop(feedback.id, None)  # a new item, unchanged since
+    return created if created is not None else _rows(session, [feedback.id])[0]
