@@ -305,7 +305,11 @@ class IngestWriter:
         bulk row whose id exists then fails its INSERT on the primary key, and the caller does
         the group again without the assumption."""
         if self._checkpointer is not None:  # the checkpointer moves the WAL into the file
-            session.connection().exec_driver_sql(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            connection = session.connection()
+            info = connection.connection.info  # lives as long as the DBAPI connection
+            if not info.get("ingest_backstop"):
+                connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+                info["ingest_backstop"] = True
         taken: set[str] = set()
         if not assume_new:
             fresh = (job.batch.item_ids() for job in group if job.batch.rows is not None)
