@@ -61,6 +61,9 @@ class Chat:
     turns: list[tuple[ChatTurn, list[ChatResponse]]] | None = None  # see turns_of
     # Only the turn acted on plus the open ones (see get_turn): enough for the turn rules.
     nearby: list[tuple[ChatTurn, list[ChatResponse]]] | None = None
+    # While the answer is rendered (no more changes): each turn's problems by turn id, as the
+    # turn view, the send rule and the submit rule all check the open turns' answers.
+    problems_seen: dict[str, list[str]] | None = None
 
     @property
     def is_qa(self) -> bool:

@@ -76,7 +76,7 @@ def _turn_view(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> dic
         "completed": turn.completed,
         "problems": []
         if turn.completed and turn.origin == "chat"
-        else turn_problems(chat, turn, responses),
+        else _problems(chat, turn, responses),
     }
     if turn.origin == "review" and chat.config.allow_custom_response_edit and chat.is_qa:
         view["original_custom_response"] = turn.original_custom_response
@@ -84,6 +84,14 @@ def _turn_view(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> dic
 
 
 def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
+    chat.problems_seen = {}  # rendering only from here on: nothing changes any more
+    try:
+        return _conversation_view(session, chat)
+    finally:
+        chat.problems_seen = None
+
+
+def _conversation_view(session: Session, chat: Chat) -> dict[str, Any]:
     config = chat.config
     turns = turns_of(session, chat)
     progress = _progress_of(chat, turns)
@@ -143,6 +151,14 @@ _TURN_COUNTS = select(func.count(), func.count(case((ChatTurn.origin == "chat", 
 def turn_state(session: Session, chat: Chat, index: int) -> dict[str, Any]:
     """The answer to an action on turn ``index``: that turn as ``conversation_state`` shows it,
     plus ``assignment`` and ``limits``. Loads that turn, the open ones and two counters only."""
+    chat.problems_seen = {}  # rendering only from here on: nothing changes any more
+    try:
+        return _turn_answer(session, chat, index)
+    finally:
+        chat.problems_seen = None
+
+
+def _turn_answer(session: Session, chat: Chat, index: int) -> dict[str, Any]:
     turn, responses = get_turn(session, chat, index)
     total, chat_turns = session.execute(
         _TURN_COUNTS, {"conversation_id": chat.conversation.id}
@@ -163,6 +179,17 @@ class Progress:
     turns: int  # review history included
     chat_turns: int
     open: list[tuple[ChatTurn, list[ChatResponse]]]
+
+
+def _problems(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> list[str]:
+    """``turn_problems``, once per turn while an answer is rendered (see ``_rendering``)."""
+    seen = chat.problems_seen
+    if seen is None:
+        return turn_problems(chat, turn, responses)
+    problems = seen.get(turn.id)
+    if problems is None:
+        problems = seen[turn.id] = turn_problems(chat, turn, responses)
+    return problems
 
 
 def _progress_of(chat: Chat, turns: list[tuple[ChatTurn, list[ChatResponse]]]) -> Progress:
@@ -208,7 +235,7 @@ def _send_state(chat: Chat, progress: Progress) -> tuple[bool, str | None]:
         return False, f"max-turns ({config.max_turns}) reached: submit your work"
     for turn, responses in progress.open:
         if turn.origin == "chat":
-            problems = turn_problems(chat, turn, responses)
+            problems = _problems(chat, turn, responses)
             if problems:
                 return False, f"turn {turn.index}: " + "; ".join(problems)
     return True, None
@@ -224,7 +251,7 @@ def _submit_state(chat: Chat, progress: Progress) -> tuple[bool, str | None]:
     if config.required and not progress.turns:
         return False, "this chat is required: send at least one message before submitting"
     for turn, responses in progress.open:
-        problems = turn_problems(chat, turn, responses)
+        problems = _problems(chat, turn, responses)
         if problems:
             return False, f"turn {turn.index}: " + "; ".join(problems)
     return True, None
