@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import String, Table, cast, func, insert, select
+from sqlalchemy import String, Table, bindparam, cast, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from plaudit.core import inbox
@@ -28,6 +29,15 @@ from plaudit.errors import BadRequest, Conflict, Invalid, NotFound
 
 _LINKS = typing.cast(Table, FeedbackCompletion.__table__)
 _FEEDBACK = typing.cast(Table, Feedback.__table__)
+# PostgreSQL: a feedback item's links as one INSERT … SELECT unnest(array) (executemany sends a
+# statement per link).
+_LINKS_FROM_ARRAY = insert(_LINKS).from_select(
+    ["feedback_id", "completion_id"],
+    select(
+        bindparam("feedback_id", type_=String()),
+        func.unnest(bindparam("ids", type_=ARRAY(String()))),
+    ),
+)
 MAX_COMMENT = 100_000
 MAX_MATCHED_LIMIT = 10_000
 
@@ -142,10 +152,13 @@ def _create(session: Session, principal: Principal, data: FeedbackIn) -> tuple[F
     session.add(feedback)
     closed: list[str] = []
     if matched:
-        session.execute(  # the table, not the entity: no ORM bulk-insert bookkeeping
-            insert(_LINKS),
-            [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
-        )
+        if session.get_bind().dialect.name == "postgresql":  # one statement, however many
+            session.execute(_LINKS_FROM_ARRAY, {"feedback_id": feedback.id, "ids": matched})
+        else:
+            session.execute(  # the table, not the entity: no ORM bulk-insert bookkeeping
+                insert(_LINKS),
+                [{"feedback_id": feedback.id, "completion_id": cid} for cid in matched],
+            )
         closed = inbox.mark_reviewed(session, task.id, matched, principal.actor_id, feedback.id)
     return feedback, closed
 
