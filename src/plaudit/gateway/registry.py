@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.db.base import utcnow
@@ -173,17 +173,18 @@ def archive_model(session: Session, model: Model) -> Model:
     return model
 
 
+# Built once: every chat turn runs it (building and cache-keying it cost more than running it).
+_MODELS_BY_IDS = select(Model).where(
+    Model.org_id == bindparam("org_id"),
+    Model.id.in_(bindparam("ids", expanding=True)),
+    Model.archived_at.is_(None),
+)
+
+
 def models_by_ids(session: Session, org_id: str, ids: Sequence[int]) -> list[Model]:
     """The models with these ids, in the order given; ``NotFound`` names the first unknown."""
     wanted = list(dict.fromkeys(int(i) for i in ids))
-    found = {
-        m.id: m
-        for m in session.scalars(
-            select(Model).where(
-                Model.org_id == org_id, Model.id.in_(wanted), Model.archived_at.is_(None)
-            )
-        )
-    }
+    found = {m.id: m for m in session.scalars(_MODELS_BY_IDS, {"org_id": org_id, "ids": wanted})}
     for model_id in wanted:
         if model_id not in found:
             raise NotFound(f"model {model_id} not found")
