@@ -127,6 +127,14 @@ def raw_insert(engine: Engine, rows: list[tuple], links: list[tuple]) -> float:
 
 
 def empty_tables(engine: Engine) -> None:
+    """Empty the completion tables for the next round, as a fresh database would have them.
+
+    PostgreSQL truncates: a DELETE leaves every row dead until autovacuum, and the last
+    round's visibility probes then listed through 600,000 dead rows (over 1 s a GET)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE completion_tags, completions CASCADE"))
+        return
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM completion_tags"))
         conn.execute(text("DELETE FROM completions"))
