@@ -71,15 +71,19 @@ def ensure_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str
     return found
 
 
+# Built once: ingestion and the gateway look tags up batch after batch, and building and
+# cache-keying the statement cost more than running it.
+_TAGS_NAMED = select(Tag.name, Tag.id).where(
+    Tag.org_id == bindparam("org_id"), Tag.name.in_(bindparam("names", expanding=True))
+)
+
+
 def find_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str, str]:
     names = list(names)
     result: dict[str, str] = {}
     for start in range(0, len(names), 5000):
-        rows = session.execute(
-            select(Tag.name, Tag.id).where(
-                Tag.org_id == org_id, Tag.name.in_(names[start : start + 5000])
-            )
-        )
+        chunk = names[start : start + 5000]
+        rows = session.execute(_TAGS_NAMED, {"org_id": org_id, "names": chunk})
         result.update(dict(rows.tuples().all()))
     return result
 

@@ -16,16 +16,13 @@ import random
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Table, bindparam, event, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.db.base import new_id, utcnow
-from plaudit.db.models import Tag
 from plaudit.errors import PlauditError
 from plaudit.gateway.adapters.base import Adapter, CallRecord
 from plaudit.gateway.batch_writer import BatchWriter
@@ -277,11 +274,11 @@ class CompletionWriter:
     """Stores calls ``(org_id, completion_id, data)`` as completions (a BatchWriter write).
 
     The gateway makes a fresh id for every call, so there is no existing row to merge with
-    (``upsert_completions`` reads them first) and the rows are plain inserts. Tag ids are kept
-    once seen committed (tags are never deleted or renamed): a call's tags (job, unit,
-    assignment, model) repeat call after call, and looking them up cost a SELECT (plus an
-    INSERT and another SELECT for a new one) per batch. A tag created by a batch is kept only
-    once that batch has committed, so a rolled-back batch leaves no id that does not exist.
+    (``upsert_completions`` reads them first) and the rows are plain inserts. Tag ids are
+    cached (tags are never deleted or renamed): a call's tags (job, unit, assignment, model)
+    repeat call after call, and resolving them cost a SELECT (plus an INSERT and another
+    SELECT for a new one) per batch. The ids a batch resolved are kept only once it has
+    committed, so a rolled-back batch leaves no id of a tag that does not exist.
     """
 
     MAX_CACHED = 100_000
@@ -295,6 +292,7 @@ class CompletionWriter:
         from plaudit.core import inbox
         from plaudit.core.bulk import insert_new_completions, insert_tag_links
         from plaudit.core.completions import clean_fields
+        from plaudit.core.tags import ensure_tags
 
         by_org: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for org_id, completion_id, data in items:
@@ -305,17 +303,11 @@ class CompletionWriter:
             insert_new_completions(session, org_id, rows, now)
             names = {t for _, fields in rows for t in fields.get("tags", ())}
             ids = {n: cache[org_id, n] for n in names if (org_id, n) in cache}
-            if len(ids) < len(names):
-                found = self._find_tags(session, org_id, names - ids.keys())
-                self._keep(((org_id, n), tag_id) for n, tag_id in found.items())
-                ids.update(found)
-                missing = names - ids.keys()
-                if missing:  # new tags: kept once this batch has committed
-                    self._create_tags(session, org_id, missing, now)
-                    created = self._find_tags(session, org_id, missing)
-                    ids.update(created)
-                    learned = [((org_id, n), tag_id) for n, tag_id in created.items()]
-                    event.listen(session, "after_commit", self._keeper(learned), once=True)
+            if len(ids) < len(names):  # kept once this batch has committed
+                resolved = ensure_tags(session, org_id, names - ids.keys())
+                ids.update(resolved)
+                learned = [((org_id, n), tag_id) for n, tag_id in resolved.items()]
+                event.listen(session, "after_commit", self._keeper(learned), once=True)
             tagged = {cid: fields.get("tags", []) for cid, fields in rows}
             insert_tag_links(session, [(cid, ids[t]) for cid, tags in tagged.items() for t in tags])
             inbox.match_completions(session, org_id, tagged)
@@ -328,29 +320,6 @@ class CompletionWriter:
 
     def _keeper(self, pairs: list[tuple[tuple[str, str], str]]) -> Callable[[Session], None]:
         return lambda _session: self._keep(pairs)
-
-    @staticmethod
-    def _find_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str, str]:
-        rows = session.execute(_TAGS_NAMED, {"org_id": org_id, "names": list(names)})
-        return dict(rows.tuples().all())
-
-    @staticmethod
-    def _create_tags(session: Session, org_id: str, names: Iterable[str], now: datetime) -> None:
-        insert = _CREATE_TAG[session.get_bind().dialect.name == "postgresql"]
-        rows = [{"id": new_id(), "org_id": org_id, "name": n, "created_at": now} for n in names]
-        session.connection().execute(insert, rows)
-
-
-# Built once (see the tag lookups in core.tags): a batch runs them every few model calls.
-_TAG_TABLE = cast(Table, Tag.__table__)
-_TAGS_NAMED = select(_TAG_TABLE.c.name, _TAG_TABLE.c.id).where(
-    _TAG_TABLE.c.org_id == bindparam("org_id"),
-    _TAG_TABLE.c.name.in_(bindparam("names", expanding=True)),
-)
-_CREATE_TAG = {
-    True: postgresql.insert(_TAG_TABLE).on_conflict_do_nothing(),
-    False: sqlite.insert(_TAG_TABLE).on_conflict_do_nothing(),
-}
 
 
 def completion_data(
