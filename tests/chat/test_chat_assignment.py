@@ -129,7 +129,7 @@ def test_twenty_concurrent_contributors_never_share_a_unit(chat, live_server):
     assert status["slots"] == {"open": 0, "claimed": 15, "done": 0}
 
 
-SERVERS = 2  # `plaudit serve` processes sharing one PostgreSQL
+SERVERS = 2  # `plaudit serve` processes sharing one database
 
 
 def free_port():
@@ -140,8 +140,6 @@ def free_port():
 
 @pytest.fixture
 def server_processes(engine, tmp_path):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("several server processes share one database on PostgreSQL only")
     url = engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "PLAUDIT_DATABASE_URL": url, "PLAUDIT_DATA_DIR": str(tmp_path)}
     procs, urls = [], []
