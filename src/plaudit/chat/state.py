@@ -9,6 +9,8 @@ not grow with the conversation. Model ids are never included.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,12 +85,20 @@ def _turn_view(chat: Chat, turn: ChatTurn, responses: list[ChatResponse]) -> dic
     return view
 
 
-def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
-    chat.problems_seen = {}  # rendering only from here on: nothing changes any more
+@contextmanager
+def _rendering(chat: Chat) -> Iterator[None]:
+    """Only rendering from here on (nothing changes any more): each turn's problems are
+    worked out once, however many parts of the answer (turn view, send and submit rules) ask."""
+    chat.problems_seen = {}
     try:
-        return _conversation_view(session, chat)
+        yield
     finally:
         chat.problems_seen = None
+
+
+def conversation_state(session: Session, chat: Chat) -> dict[str, Any]:
+    with _rendering(chat):
+        return _conversation_view(session, chat)
 
 
 def _conversation_view(session: Session, chat: Chat) -> dict[str, Any]:
@@ -151,11 +161,8 @@ _TURN_COUNTS = select(func.count(), func.count(case((ChatTurn.origin == "chat", 
 def turn_state(session: Session, chat: Chat, index: int) -> dict[str, Any]:
     """The answer to an action on turn ``index``: that turn as ``conversation_state`` shows it,
     plus ``assignment`` and ``limits``. Loads that turn, the open ones and two counters only."""
-    chat.problems_seen = {}  # rendering only from here on: nothing changes any more
-    try:
+    with _rendering(chat):
         return _turn_answer(session, chat, index)
-    finally:
-        chat.problems_seen = None
 
 
 def _turn_answer(session: Session, chat: Chat, index: int) -> dict[str, Any]:
