@@ -22,7 +22,7 @@ from typing import Any, cast
 import anyio
 import nh3
 import orjson
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.chat.conversation import (
@@ -294,22 +294,22 @@ class TurnRunner:
 
 
 _RESPONSES = cast(Table, ChatResponse.__table__)
+
+
+def _store_as(state: str, **values: Any) -> Update:
+    """The UPDATE that records a finished call on its still-pending response as ``state``."""
+    return (
+        update(_RESPONSES)
+        .where(_RESPONSES.c.id == bindparam("_id"), _RESPONSES.c.state == "pending")
+        .values(state=state, completion_id=bindparam("_completion_id"),
+                latency_ms=bindparam("_latency_ms"), updated_at=bindparam("_now"), **values)
+    )  # fmt: skip
+
+
 # Built once (a BatchWriter write runs per finished model): the ORM-enabled UPDATE built per row
 # cost several times what SQLite takes to run it. Error rows leave the text as streamed so far.
-_STORE_DONE = (
-    update(_RESPONSES)
-    .where(_RESPONSES.c.id == bindparam("_id"), _RESPONSES.c.state == "pending")
-    .values(state="done", text=bindparam("_text"), error=None,
-            completion_id=bindparam("_completion_id"), latency_ms=bindparam("_latency_ms"),
-            updated_at=bindparam("_now"))
-)  # fmt: skip
-_STORE_ERROR = (
-    update(_RESPONSES)
-    .where(_RESPONSES.c.id == bindparam("_id"), _RESPONSES.c.state == "pending")
-    .values(state="error", error=bindparam("_error"),
-            completion_id=bindparam("_completion_id"), latency_ms=bindparam("_latency_ms"),
-            updated_at=bindparam("_now"))
-)  # fmt: skip
+_STORE_DONE = _store_as("done", text=bindparam("_text"), error=None)
+_STORE_ERROR = _store_as("error", error=bindparam("_error"))
 
 
 def store_responses(session: Session, rows: Sequence[tuple[str, Delta]]) -> list[None]:
