@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from benchkit import recreate_postgres_database
 
@@ -97,14 +98,14 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-async def baseline_call(client: httpx.AsyncClient, fake_url: str, prompt: str) -> float:
+async def baseline_call(client: aiohttp.ClientSession, fake_url: str, prompt: str) -> float:
     """The 3 models called straight, streaming, concurrently: the fake's own latency."""
 
     async def one(name: str) -> None:
         body = {"model": f"fake-{name}", "stream": True,
                 "messages": [{"role": "user", "content": prompt}]}  # fmt: skip
-        async with client.stream("POST", f"{fake_url}/v1/chat/completions", json=body) as r:
-            async for _ in r.aiter_bytes():
+        async with client.post(f"{fake_url}/v1/chat/completions", json=body) as r:
+            async for _ in r.content.iter_any():
                 pass
 
     started = time.perf_counter()
@@ -112,22 +113,26 @@ async def baseline_call(client: httpx.AsyncClient, fake_url: str, prompt: str) -
     return (time.perf_counter() - started) * 1000
 
 
-async def chat_turn(client: httpx.AsyncClient, aid: str, headers: dict[str, str], turn: int,
-                    prompt: str) -> float:  # fmt: skip
+async def call(client: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str],
+               **kwargs: Any) -> Any:  # fmt: skip
+    async with client.request(method, url, headers=headers, **kwargs) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def chat_turn(client: aiohttp.ClientSession, server: str, aid: str,
+                    headers: dict[str, str], turn: int, prompt: str) -> float:  # fmt: skip
     started = time.perf_counter()
-    async with client.stream("POST", f"/api/v1/assignments/{aid}/turns", headers=headers,
-                             json={"prompt": prompt}) as response:  # fmt: skip
-        assert response.status_code == 200, await response.aread()
-        async for line in response.aiter_lines():  # read until the server closes after `end`
-            if line.startswith("event: error"):
+    async with client.post(f"{server}/api/v1/assignments/{aid}/turns", headers=headers,
+                           json={"prompt": prompt}) as response:  # fmt: skip
+        assert response.status == 200, await response.text()
+        async for line in response.content:  # read until the server closes after `end`
+            if line.startswith(b"event: error"):
                 raise RuntimeError("a model failed during the benchmark")
+    url = f"{server}/api/v1/assignments/{aid}/turns/{turn}"
     answers = {"responses": {f"Response {c}": ANSWERS for c in "ABC"}}
-    saved = await client.put(f"/api/v1/assignments/{aid}/turns/{turn}/answers", json=answers,
-                             headers=headers)  # fmt: skip
-    assert saved.status_code == 200, saved.text
-    chosen = await client.post(f"/api/v1/assignments/{aid}/turns/{turn}/select",
-                               json={"label": "Response B"}, headers=headers)  # fmt: skip
-    assert chosen.status_code == 200, chosen.text
+    await call(client, "PUT", f"{url}/answers", headers, json=answers)
+    await call(client, "POST", f"{url}/select", headers, json={"label": "Response B"})
     return (time.perf_counter() - started) * 1000
 
 
@@ -152,17 +157,15 @@ def setup(url: str, fake_url: str) -> tuple[str, list[int]]:
     return created.api_key, ids
 
 
-async def prepare_job(client: httpx.AsyncClient, headers: dict[str, str], ids: list[int],
-                      units: int) -> str:  # fmt: skip
+async def prepare_job(client: aiohttp.ClientSession, server: str, headers: dict[str, str],
+                      ids: list[int], units: int) -> str:  # fmt: skip
     cml = f'<cml:ai_chat_feedback source-data="[{",".join(map(str, ids))}]" />'
     body = {"name": "bench", "cml": cml, "ontology": ONTOLOGY}
-    job = (await client.post("/api/v1/jobs", headers=headers, json=body)).json()
+    job = await call(client, "POST", f"{server}/api/v1/jobs", headers, json=body)
     csv_text = "topic\n" + "".join(f"t{i}\n" for i in range(units))
-    up = await client.post(f"/api/v1/jobs/{job['id']}/units", content=csv_text.encode(),
-                           headers={**headers, "Content-Type": "text/csv"})  # fmt: skip
-    assert up.status_code == 200, up.text
-    launched = await client.post(f"/api/v1/jobs/{job['id']}/launch", headers=headers)
-    assert launched.status_code == 200, launched.text
+    await call(client, "POST", f"{server}/api/v1/jobs/{job['id']}/units",
+               {**headers, "Content-Type": "text/csv"}, data=csv_text.encode())  # fmt: skip
+    await call(client, "POST", f"{server}/api/v1/jobs/{job['id']}/launch", headers)
     return str(job["id"])
 
 
@@ -188,13 +191,20 @@ async def run(args: argparse.Namespace) -> bool:
 
 async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key: str,
                   ids: list[int]) -> bool:  # fmt: skip
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    # The load generator is aiohttp: httpx's pool walks every connection on each request,
+    # which made the client itself the bottleneck with 50 contributors (150 model streams).
     owner = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=server_url, timeout=120, limits=limits) as client:
-        job_id = await prepare_job(client, owner, ids, args.contributors + 1)
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        job_id = await prepare_job(client, server_url, owner, ids, args.contributors + 1)
+
+        async def next_assignment(headers: dict[str, str]) -> str:
+            claimed = await call(client, "POST", f"{server_url}/api/v1/jobs/{job_id}/next", headers)
+            return str(claimed["assignment"]["id"])
+
         solo = {**owner, "X-Plaudit-Contributor": "solo"}
-        aid = (await client.post(f"/api/v1/jobs/{job_id}/next", headers=solo)).json()
-        aid = aid["assignment"]["id"]
+        aid = await next_assignment(solo)
         for warm in range(3):  # connections, caches, the SDK clients inside the server
             await baseline_call(client, fake_url, f"warm {warm}")
         base_solo, turn_solo, gateway_solo = [], [], []
@@ -204,13 +214,14 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
             base_solo.append(await baseline_call(client, fake_url, f"question {turn}"))
             gateway_solo.append(await gateway_call(gateway, specs, f"question {turn}"))
             before = cpu_ms(args.server_pid)
-            turn_solo.append(await chat_turn(client, aid, solo, turn, f"question {turn}"))
+            turn_solo.append(
+                await chat_turn(client, server_url, aid, solo, turn, f"question {turn}")
+            )
             after = cpu_ms(args.server_pid)
             server_cpu += (after or 0.0) - (before or 0.0)
 
         people = [{**owner, "X-Plaudit-Contributor": f"p{i}"} for i in range(args.contributors)]
-        aids = [(await client.post(f"/api/v1/jobs/{job_id}/next", headers=h)).json()
-                ["assignment"]["id"] for h in people]  # fmt: skip
+        aids = [await next_assignment(h) for h in people]
         base_many: list[float] = []
         turn_many: list[float] = []
         for turn in range(args.rounds):
@@ -218,9 +229,10 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
                 baseline_call(client, fake_url, f"round {turn} {i}") for i in range(len(people))
             ))  # fmt: skip
             turn_many += await asyncio.gather(*(
-                chat_turn(client, a, h, turn, f"round {turn} {i}")
+                chat_turn(client, server_url, a, h, turn, f"round {turn} {i}")
                 for i, (a, h) in enumerate(zip(aids, people, strict=True))
             ))  # fmt: skip
+        await gateway.aclose()
     added_p50 = percentile(turn_solo, 50) - percentile(base_solo, 50)
     gateway_added = percentile(gateway_solo, 50) - percentile(base_solo, 50)
     added_p95 = percentile(turn_many, 95) - percentile(base_many, 95)

@@ -191,3 +191,22 @@ def test_a_tag_created_by_a_rolled_back_batch_is_not_kept(fake, make_spec, sessi
     with sessions() as session:
         stored_id = session.scalar(select(Tag.id).where(Tag.name == "fresh:tag"))
     assert writer._tag_ids == {(org.id, "fresh:tag"): stored_id}
+
+
+def test_http_proxy_from_the_environment_is_used_and_no_proxy_honoured(
+    fake, make_spec, monkeypatch
+):
+    """HTTP(S)_PROXY reaches the adapters' own pool, as it did with httpx; NO_PROXY skips it."""
+    proxy = fake.openai_base_url.removesuffix("/v1")  # the fake answers absolute-form requests
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    spec = make_spec(1, "openai", "http://models.invalid/v1", max_retries=0)
+    done = terminal(run_all(Gateway(), [spec], ask()), 1)
+    assert done.kind == "done", done.error
+    assert fake.requests[-1]["path"] == "/v1/chat/completions"
+
+    monkeypatch.setenv("NO_PROXY", "models.invalid")
+    failed = terminal(run_all(Gateway(), [spec], ask()), 1)
+    assert failed.kind == "error" and "could not connect" in (failed.error or "")

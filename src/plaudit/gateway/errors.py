@@ -111,21 +111,23 @@ def _names(exc: BaseException) -> set[str]:
 
 
 def transport_error(exc: BaseException) -> UpstreamError | None:
-    """Classify transport failures of httpx and httpx2 (what the SDKs use); None if not one.
+    """Classify transport failures of aiohttp (the adapters' own pool) and of httpx/httpx2
+    (what the SDKs use); None if not one.
 
     Matched by class name because the SDKs ship their own fork of httpx.
     """
     names = _names(exc)
-    if names & {"ConnectError", "ConnectTimeout"}:
+    if names & {"ConnectError", "ConnectTimeout", "ClientConnectorError", "ConnectionTimeoutError"}:
         return UpstreamError(f"could not connect to the endpoint ({_kind(exc)})", retryable=True)
     if names & {"TimeoutException", "TimeoutError"}:
         return UpstreamError("upstream timed out")
-    if names & {"RemoteProtocolError", "ReadError", "WriteError", "CloseError"}:
+    if names & {"RemoteProtocolError", "ReadError", "WriteError", "CloseError",
+                "ServerDisconnectedError", "ClientPayloadError", "ClientOSError"}:  # fmt: skip
         return UpstreamError(
             f"the connection closed before the answer was complete ({_kind(exc)})",
             retryable=True,
         )
-    if names & {"TransportError", "NetworkError", "ProtocolError"}:
+    if names & {"TransportError", "NetworkError", "ProtocolError", "ClientError"}:
         return UpstreamError(f"transport error ({_kind(exc)})", retryable=True)
     return None
 

@@ -7,15 +7,19 @@ timeouts, retries, concurrency limits and recording, so adapters stay small.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlparse
+from urllib.request import getproxies, proxy_bypass
 
+import aiohttp
 import anyio.to_thread
-import httpx
+import orjson
 
 from plaudit.errors import Invalid
+from plaudit.gateway.errors import UpstreamError, status_error, transport_error
 from plaudit.gateway.types import CallContext, ModelSpec
 
 # Parameters plaudit understands itself; anything else in default_params is passed upstream.
@@ -68,28 +72,82 @@ class Adapter:
 
 
 class HTTPPoolAdapter(Adapter):
-    """An adapter that speaks HTTP itself, on one httpx pool built at start and closed with it."""
+    """An adapter that speaks HTTP itself, on one aiohttp session (connection pool) per adapter.
+
+    aiohttp, not httpx: httpcore's pool walks every connection on each request, so a server
+    with many concurrent model calls spent most of its time there (measured, 150 concurrent
+    streamed calls on loopback: httpx 16.4 ms of CPU per call, aiohttp 0.25 ms; with 3 calls
+    at a time 1.13 ms against 0.32 ms).
+    """
+
+    follow_redirects: ClassVar[bool] = True
 
     def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}
 
-    def new_pool(self) -> httpx.AsyncClient:
-        """This adapter's pool (blocking: loads TLS certificates)."""
-        raise NotImplementedError
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy for ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, looked up
+        once per URL (aiohttp's own ``trust_env`` does it in a worker thread on every call)."""
+        if url not in self._proxies:
+            parsed = urlparse(url)
+            proxy = getproxies().get(parsed.scheme)
+            if proxy and proxy_bypass(parsed.hostname or ""):
+                proxy = None
+            self._proxies[url] = proxy or None
+        return self._proxies[url]
 
     async def start(self) -> None:
-        self._client = await anyio.to_thread.run_sync(self.new_pool)
+        if self._session is None:
+            self._session = _new_session()
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = self.new_pool()
-        return self._client
+    @contextlib.asynccontextmanager
+    async def post_json(
+        self, spec: ModelSpec, url: str, body: Any, headers: dict[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST ``body`` as JSON; the response once it answered below 400 (an ``UpstreamError``
+        otherwise). Transport failures, while connecting or while the caller reads the body,
+        come out as ``UpstreamError`` too."""
+        if self._session is None:
+            self._session = _new_session()
+        idle = spec.timeout_s + 5  # backstop: the gateway's own idle timeout fires first
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=idle, sock_read=idle)
+        try:
+            async with self._session.post(
+                url, data=orjson.dumps(body), headers=headers, timeout=timeout,
+                allow_redirects=self.follow_redirects, proxy=self.proxy_for(url),
+            ) as response:  # fmt: skip
+                if response.status >= 400:
+                    raise status_error(response.status, await response.read(), response.headers)
+                yield response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_error(exc) or UpstreamError(f"HTTP error ({exc})") from exc
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+
+def _new_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=30)
+    return aiohttp.ClientSession(connector=connector, timeout=NO_TIMEOUT)
+
+
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
+
+
+async def lines_of(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The body's lines as they arrive (``\n`` or ``\r\n`` ended; no length limit, unlike
+    aiohttp's own line reader)."""
+    pending = b""
+    async for raw in response.content.iter_any():
+        pending += raw
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line[:-1] if line.endswith(b"\r") else line
+    if pending:
+        yield pending
 
 
 class SDKAdapter(Adapter):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import httpx
+import aiohttp
 import orjson
 
 from plaudit.errors import Invalid
@@ -20,14 +20,13 @@ from plaudit.gateway.adapters.base import (
     HTTPPoolAdapter,
     call_params,
     chat_messages,
+    lines_of,
 )
 from plaudit.gateway.errors import (
     UpstreamError,
     WrongShape,
     body_message,
     malformed,
-    status_error,
-    transport_error,
 )
 from plaudit.gateway.templates import MISSING, check_template, extract, parse_path, render
 from plaudit.gateway.types import CallContext, ModelSpec
@@ -39,6 +38,7 @@ class HTTPAdapter(HTTPPoolAdapter):
     name: ClassVar[str] = "http"
     description: ClassVar[str] = "Any JSON endpoint: input-schema template + output path."
     needs_endpoint: ClassVar[bool] = True
+    follow_redirects: ClassVar[bool] = False
 
     @classmethod
     def check_config(cls, fields: dict[str, Any]) -> None:
@@ -60,10 +60,6 @@ class HTTPAdapter(HTTPPoolAdapter):
             if fields.get(field):
                 parse_path(fields[field], field)
 
-    def new_pool(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        return httpx.AsyncClient(limits=limits, follow_redirects=False)
-
     async def stream(
         self, spec: ModelSpec, ctx: CallContext, call: CallRecord
     ) -> AsyncIterator[str]:
@@ -80,29 +76,16 @@ class HTTPAdapter(HTTPPoolAdapter):
         }
         body = render(spec.input_template, values)
         call.request = body if isinstance(body, dict) else {"body": body}
-        try:
-            async with self.client.stream(
-                "POST",
-                spec.endpoint,
-                content=orjson.dumps(body),
-                headers=_headers(spec, params),
-                timeout=spec.timeout_s + 5,  # backstop: the gateway's own timeout fires first
-            ) as response:
-                if response.status_code >= 400:
-                    raise status_error(
-                        response.status_code, await response.aread(), response.headers
-                    )
-                content_type = response.headers.get("content-type", "").lower()
-                if spec.stream_path and not content_type.startswith(JSON_TYPES):
-                    sse = "event-stream" in content_type
-                    async for text in _read_stream(response, spec.stream_path, sse, call):
-                        yield text
-                else:
-                    yield _read_document(await response.aread(), spec, call)
-        except UpstreamError:
-            raise
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) or UpstreamError(f"HTTP error ({exc})") from exc
+        async with self.post_json(
+            spec, spec.endpoint, body, _headers(spec, params)
+        ) as response:  # fmt: skip
+            content_type = response.headers.get("content-type", "").lower()
+            if spec.stream_path and not content_type.startswith(JSON_TYPES):
+                sse = "event-stream" in content_type
+                async for text in _read_stream(response, spec.stream_path, sse, call):
+                    yield text
+            else:
+                yield _read_document(await response.read(), spec, call)
 
 
 def _headers(spec: ModelSpec, params: dict[str, Any]) -> dict[str, str]:
@@ -137,19 +120,19 @@ def _read_document(raw: bytes, spec: ModelSpec, call: CallRecord) -> str:
 
 
 async def _read_stream(
-    response: httpx.Response, stream_path: str, sse: bool, call: CallRecord
+    response: aiohttp.ClientResponse, stream_path: str, sse: bool, call: CallRecord
 ) -> AsyncIterator[str]:
     tokens = parse_path(stream_path, "stream_path")
     matched = unmatched = 0
-    async for raw_line in response.aiter_lines():
+    async for raw_line in lines_of(response):
         line = raw_line.strip()
         if not line:
             continue
         if sse:
-            if not line.startswith("data:"):
+            if not line.startswith(b"data:"):
                 continue  # event:, id:, retry: and comment lines
             line = line[5:].strip()
-            if line == "[DONE]":
+            if line == b"[DONE]":
                 break
         try:
             chunk = orjson.loads(line)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-import httpx
+import aiohttp
 import orjson
 
 from plaudit.gateway.adapters.base import (
@@ -21,6 +21,7 @@ from plaudit.gateway.adapters.base import (
     HTTPPoolAdapter,
     call_params,
     chat_messages,
+    lines_of,
     upstream_params,
 )
 from plaudit.gateway.errors import (
@@ -43,11 +44,6 @@ class OpenAIAdapter(HTTPPoolAdapter):
     def __init__(self) -> None:
         super().__init__()
         self._urls: dict[str | None, str] = {}
-
-    def new_pool(self) -> httpx.AsyncClient:
-        # As the SDK's default pool, with keep-alive for every connection a busy server reuses.
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-        return httpx.AsyncClient(limits=limits, follow_redirects=True)
 
     def _url(self, endpoint: str | None) -> str:
         url = self._urls.get(endpoint)
@@ -74,53 +70,31 @@ class OpenAIAdapter(HTTPPoolAdapter):
         if spec.secret:  # never a fallback key from the environment
             headers["authorization"] = f"Bearer {spec.secret}"
         chunks = 0
-        try:
-            async with self.client.stream(
-                "POST",
-                self._url(spec.endpoint),
-                content=orjson.dumps(body),
-                headers=headers,
-                timeout=spec.timeout_s + 5,  # backstop: the gateway's own timeout fires first
-            ) as response:
-                if response.status_code >= 400:
-                    raise status_error(
-                        response.status_code, await response.aread(), response.headers
-                    )
-                async for data in _sse_data(response):
-                    chunks += 1
-                    for text in _read_chunk(data, chunks, call):
-                        yield text
-        except UpstreamError:
-            raise
-        except httpx.HTTPError as exc:
-            raise transport_error(exc) or UpstreamError(f"HTTP error ({exc})") from exc
+        async with self.post_json(spec, self._url(spec.endpoint), body, headers) as response:
+            async for data in _sse_data(response):
+                chunks += 1
+                for text in _read_chunk(data, chunks, call):
+                    yield text
         if call.finish_reason is None:
             what = "no chunks" if not chunks else f"{chunks} chunks"
             raise UpstreamError(f"the stream ended before the model finished ({what})")
 
 
-async def _sse_data(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     """The ``data`` of each server-sent event, up to ``[DONE]`` (comments, ``event:``, ``id:``
     and ``retry:`` lines skipped; the lines of a multi-line ``data`` joined by newlines)."""
-    pending = b""
     data: list[bytes] = []
-    async for raw in response.aiter_raw():
-        pending += raw
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            line = line.rstrip(b"\r")
-            if not line:
-                if data:
-                    joined = b"\n".join(data)
-                    data = []
-                    if joined.strip() == b"[DONE]":
-                        return
-                    yield joined
-            elif line.startswith(b"data:"):
-                data.append(line[6:] if line[5:6] == b" " else line[5:])
-    if pending.startswith(b"data:"):  # a last event without its blank line
-        data.append(pending[5:].strip())
-    if data and b"\n".join(data).strip() != b"[DONE]":
+    async for line in lines_of(response):
+        if not line:
+            if data:
+                joined = b"\n".join(data)
+                data = []
+                if joined.strip() == b"[DONE]":
+                    return
+                yield joined
+        elif line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
+    if data and b"\n".join(data).strip() != b"[DONE]":  # a last event without its blank line
         yield b"\n".join(data)
 
 
