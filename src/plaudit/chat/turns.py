@@ -14,12 +14,11 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
-import anyio
 import nh3
 import orjson
 from sqlalchemy import Table, Update, bindparam, update
@@ -43,6 +42,7 @@ from plaudit.db.session import session_scope
 from plaudit.errors import Conflict, Invalid
 from plaudit.gateway import CallContext, Delta, Gateway, ModelSpec, spec_from_row
 from plaudit.gateway.registry import models_by_ids
+from plaudit.threads import run_blocking
 
 log = logging.getLogger("plaudit.chat")
 _shuffle = random.SystemRandom()
@@ -257,7 +257,7 @@ class TurnRunner:
                 for shown in plan.shown:
                     if shown.model_id in stores:
                         continue
-                    await anyio.to_thread.run_sync(self._fail, shown.response_id, str(failure))
+                    await run_blocking(self._fail, shown.response_id, str(failure))
                     stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
             stream.push(sse("end", {"turn": plan.index}))
             stream.finished = True
@@ -358,23 +358,3 @@ def get_runner(state: Any) -> TurnRunner:
             hooks.append(drain)
     assert isinstance(runner, TurnRunner)
     return runner
-
-
-def begin_stream(
-    sessions: sessionmaker[Session],
-    principal: Any,
-    assignment_id: str,
-    contributor_id: str,
-    lease_seconds: int,
-    action: Callable[[Session, Chat], TurnPlan],
-) -> TurnPlan:
-    """Run ``action`` (start_turn / retry_model) in its own committed transaction.
-
-    The rows must be committed before the models are called, so the stream's own writes and
-    any reload see them.
-    """
-    from plaudit.chat.state import open_chat
-
-    with session_scope(sessions) as session:
-        chat = open_chat(session, principal, assignment_id, contributor_id, lease_seconds)
-        return action(session, chat)

@@ -19,10 +19,10 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.db.session import session_scope
+from plaudit.threads import run_blocking
 
 log = logging.getLogger("plaudit.gateway")
 
@@ -56,7 +56,7 @@ class BatchWriter:
             await asyncio.sleep(0)
             batch, self._queue = self._queue, []
             try:
-                results = await asyncio.shield(anyio.to_thread.run_sync(self._commit, batch))
+                results = await run_blocking(self._commit, batch)
             except Exception as exc:  # the worker thread could not run at all
                 for _, _, future in batch:
                     if not future.done():

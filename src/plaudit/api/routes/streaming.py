@@ -1,4 +1,5 @@
-"""Streaming JSON Lines responses that read in their own session, in constant memory."""
+"""Streaming responses: JSON Lines read in their own session in constant memory, and
+server-sent events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.types import Receive, Scope, Send
 
 CHUNK_BYTES = 256 * 1024
 
@@ -53,3 +55,24 @@ def jsonl_chunks_response(
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+class EventStreamResponse(StreamingResponse):
+    """``text/event-stream``: each chunk of ``content`` written straight to the ASGI ``send``.
+
+    Starlette's StreamingResponse also runs a task group listening for the disconnect, which
+    cost more than the events of a chat turn. It is not needed here: the events come from work
+    that runs on whatever the client does, and uvicorn drops writes to a closed connection.
+    """
+
+    media_type = "text/event-stream"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        async for chunk in self.body_iterator:
+            if not isinstance(chunk, bytes | memoryview):
+                chunk = chunk.encode(self.charset)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -11,13 +11,15 @@ from plaudit.api.routes.v1 import (
     tasks,
 )
 
+# Routes are matched in order, one by one: the hot paths (SDK ingest, a contributor's chat
+# actions) come first. Order matters otherwise only for fixed paths before `{id}` paths.
 routers = [
     ingest.router,  # /completions/batch before /completions/{id}
+    contributor.router,
     completions.router,
     tasks.router,
     inbox.router,
     feedback.router,
     jobs.router,
-    contributor.router,
     models.router,
 ]
