@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from plaudit.core.principal import ROLES, SCOPES, Principal
@@ -109,21 +109,23 @@ def revoke_api_key(session: Session, prefix: str, org_id: str | None = None) -> 
     return key
 
 
+# Built once, plain columns (no ORM objects): every API request runs it.
+_KEY_BY_PREFIX = (
+    select(ApiKey.id, ApiKey.org_id, ApiKey.scope, ApiKey.key_hash, ApiKey.revoked_at,
+           Organization.slug)
+    .join(Organization, Organization.id == ApiKey.org_id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)  # fmt: skip
+
+
 def authenticate_key(session: Session, raw_key: str) -> Principal:
     prefix = key_prefix(raw_key.strip())
-    row = None
-    if prefix:
-        row = session.execute(
-            select(ApiKey, Organization.slug)
-            .join(Organization, Organization.id == ApiKey.org_id)
-            .where(ApiKey.prefix == prefix)
-        ).first()
-    if row is None or not key_matches(raw_key.strip(), row[0].key_hash):
+    row = session.execute(_KEY_BY_PREFIX, {"prefix": prefix}).first() if prefix else None
+    if row is None or not key_matches(raw_key.strip(), row.key_hash):
         raise Unauthorized("Unauthorized: invalid API key")
-    key, slug = row
-    if key.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Unauthorized("Unauthorized: this API key has been revoked")
-    return Principal(org_id=key.org_id, org_slug=slug, scope=key.scope, key_id=key.id)
+    return Principal(org_id=row.org_id, org_slug=row.slug, scope=row.scope, key_id=row.id)
 
 
 def authenticate_password(session: Session, email: str, password: str) -> Principal:
