@@ -228,10 +228,18 @@ def test_out_of_range_numbers_and_times(client, api, org, seeded):
         response = client.put("/api/v1/completions/t-1", json={"created_at": created},
                               headers=org.headers)  # fmt: skip
         assert response.status_code == 422, (created, response.text)
-    for body in ({"latency_ms": -1}, {"status": "done"}, {"kind": None, "status": None},
-                 {"request": "not json"}, {"tags": "a,b"}):  # fmt: skip
+    for body in (
+        {"latency_ms": -1},
+        {"status": "done"},
+        {"kind": None, "status": None},
+        {"request": "not json"},
+        {"tags": "a,b"},
+        {"latency_ms": 7.9e306},
+    ):  # log10's integer `duration` of it: > 64 bits
         response = client.put("/api/v1/completions/t-2", json=body, headers=org.headers)
         assert response.status_code == 422, (body, response.text)
+    huge = client.post("/api/completions/t-3", json={"duration": 1e300}, headers=org.headers)
+    assert huge.status_code == 422 and "duration" in huge.text, huge.text
     assert api.counts() == before
 
 

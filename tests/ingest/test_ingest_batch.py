@@ -71,6 +71,7 @@ def test_same_id_twice_in_one_batch_folds_in_order(client, org):
         ({"status": "done"}, "completions.2.status"),
         ({"latency_ms": -1}, "completions.2.latency_ms"),
         ({"latency_ms": "fast"}, "completions.2.latency_ms"),
+        ({"ttft_ms": 1e300}, "completions.2.ttft_ms"),  # read back as an int it overflowed
         ({"tags": "a,b"}, "completions.2.tags"),
         ({"tags": [1]}, "completions.2.tags"),
         ({"id": "has space"}, "completions.2.id"),

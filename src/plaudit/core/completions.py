@@ -26,12 +26,20 @@ from plaudit.db.models import Completion, CompletionTag, Tag
 from plaudit.errors import Forbidden, Invalid, NotFound
 
 STATUSES = ("started", "finished", "failed")
+# A latency beyond this (about 31 years) is an error in the caller, and log10's integer
+# ``duration`` read back from one would not fit in 64 bits.
+MAX_LATENCY_MS = 1e12
 _FINAL = {"finished", "failed"}
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 COLUMNS = (
     "status", "kind", "model", "provider", "request", "response", "usage",
     "latency_ms", "ttft_ms", "error", "session_id",
 )  # fmt: skip
+
+
+def check_latency(field: str, value: float) -> None:
+    if not 0 <= value <= MAX_LATENCY_MS:
+        raise Invalid(f"{field} must be between 0 and {MAX_LATENCY_MS:.0e} ms", path=field)
 
 
 def check_id(completion_id: str) -> str:

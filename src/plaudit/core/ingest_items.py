@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from plaudit.core.completions import STATUSES, check_id
+from plaudit.core.completions import STATUSES, check_id, check_latency
 from plaudit.core.tags import normalise_tags
 from plaudit.db.base import new_id
 from plaudit.errors import BadRequest, Invalid
@@ -109,8 +109,7 @@ def _check_scalars(raw: dict[str, Any]) -> None:
         kind = type(value)
         if kind is not float and kind is not int:
             raise Invalid(f"{field} must be a number", path=field)  # bool is not int here
-        if value < 0:
-            raise Invalid(f"{field} must be >= 0", path=field)
+        check_latency(field, value)
     if "status" in raw and raw["status"] not in _STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}", path="status")
 

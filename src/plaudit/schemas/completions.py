@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plaudit.core.completions import tag_objects
+from plaudit.core.completions import MAX_LATENCY_MS, tag_objects
 from plaudit.db.models import Completion
 from plaudit.schemas.common import UTCTimestamp
 
@@ -26,8 +26,8 @@ class CompletionWrite(BaseModel):
     request: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
-    latency_ms: float | None = Field(None, ge=0)
-    ttft_ms: float | None = Field(None, ge=0)
+    latency_ms: float | None = Field(None, ge=0, le=MAX_LATENCY_MS)
+    ttft_ms: float | None = Field(None, ge=0, le=MAX_LATENCY_MS)
     error: str | None = Field(None, max_length=100_000)
     session_id: str | None = Field(None, max_length=64)
     tags: list[str] | None = None

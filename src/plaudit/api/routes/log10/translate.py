@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plaudit.core.completions import clean_fields
+from plaudit.core.completions import check_latency, clean_fields
 
 _EXTRA_KEYS = ("orig_module", "orig_qualname", "failure_kind", "failure_reason", "stacktrace")
 
@@ -39,6 +39,7 @@ def log10_fields(body: dict[str, Any]) -> dict[str, Any]:
     if extra:
         fields["extra"] = extra
     if isinstance(body.get("duration"), int | float):
+        check_latency("duration", body["duration"])
         fields["latency_ms"] = float(body["duration"])
     if body.get("failure_kind") or body.get("failure_reason"):
         fields["error"] = f"{body.get('failure_kind') or 'Error'}: {body.get('failure_reason')}"
