@@ -10,12 +10,12 @@ response, a selection (or "near identical" → random pick) before the next turn
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import nh3
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, not_, or_, select
 from sqlalchemy.orm import Session
 
 from plaudit.chat import ontology as onto
@@ -222,11 +222,43 @@ def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResp
     return chat.turns
 
 
-def history_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:
-    """Every turn in order (what the models see next), with the responses of the open turns
-    only: a completed chat turn is settled, its ``continued_text`` carries it, so the
-    responses of a long conversation's earlier turns are not loaded on every prompt."""
-    return _load_turns(session, chat, with_responses=lambda turn: is_open(chat, turn))
+class PastTurn(Protocol):
+    """What the models see of an earlier turn (a ChatTurn, or a settled turn's row)."""
+
+    index: int
+    origin: str
+    prompt: str
+    continued_text: str | None
+
+
+# The settled turns (see is_open) as plain rows: only what the models see of them.
+_SETTLED_TURNS = {
+    qa: select(ChatTurn.index, ChatTurn.origin, ChatTurn.prompt, ChatTurn.continued_text)
+    .where(ChatTurn.conversation_id == bindparam("conversation_id"), not_(_open_clause(qa)))
+    .order_by(ChatTurn.index)
+    for qa in (False, True)
+}
+
+
+@dataclass
+class History:
+    """A conversation's turns before the next one: the settled turns as plain rows (a long
+    conversation's earlier turns are never loaded as ORM objects with their responses on each
+    prompt), the open ones with their responses, to be completed first."""
+
+    settled: list[PastTurn]
+    open: list[tuple[ChatTurn, list[ChatResponse]]]
+
+    def turns(self) -> list[PastTurn]:
+        """Every turn, in order."""
+        return sorted([*self.settled, *(turn for turn, _ in self.open)], key=lambda t: t.index)
+
+
+def history_of(session: Session, chat: Chat) -> History:
+    """The conversation so far (see :class:`History`)."""
+    params = {"conversation_id": chat.conversation.id}
+    settled: list[Any] = list(session.execute(_SETTLED_TURNS[chat.is_qa], params))
+    return History(settled, _load_turns(session, chat, _OPEN_TURNS[chat.is_qa]))
 
 
 def get_turn(session: Session, chat: Chat, index: int) -> tuple[ChatTurn, list[ChatResponse]]:
@@ -424,7 +456,7 @@ def system_text(chat: Chat) -> str | None:
     return text or None
 
 
-def model_messages(history: list[ChatTurn], prompt: str) -> list[dict[str, Any]]:
+def model_messages(history: Sequence[PastTurn], prompt: str) -> list[dict[str, Any]]:
     """What the models see: prior turns, then the new prompt.
 
     The preamble(s) travel as ``dynamic_attrs.preamble``: the gateway folds them into the

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.chat.conversation import (
     Chat,
+    PastTurn,
     complete_turn,
     get_turn,
     history_of,
-    is_open,
     label_for,
     model_messages,
     response_by_label,
@@ -102,19 +102,19 @@ def check_prompt(chat: Chat, prompt: str | None, first: bool) -> str:
 def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     """Validate and store a new turn; the models are called by :func:`run_turn`."""
     config = chat.config
-    history = history_of(session, chat)  # closed turns come without their responses
-    chat_turns = [t for t, _ in history if t.origin == "chat"]
+    history = history_of(session, chat)
+    past = history.turns()
+    chat_turns = sum(1 for t in past if t.origin == "chat")
     if chat.is_qa and not config.allow_continue:
         raise Conflict("this QA job does not allow new messages (allow-continue is false)")
     if config.live_preamble and chat.conversation.live_preamble is None:
         raise Conflict(
             "provide the live preamble first: " + (config.live_preamble_instruction or "")
         )
-    if config.max_turns is not None and len(chat_turns) >= config.max_turns:
+    if config.max_turns is not None and chat_turns >= config.max_turns:
         raise Conflict(f"max-turns is {config.max_turns}: no more turns; submit your work")
-    for turn, responses in history:
-        if is_open(chat, turn):
-            complete_turn(chat, turn, responses)
+    for turn, responses in history.open:
+        complete_turn(chat, turn, responses)
     text = check_prompt(chat, prompt, first=not chat_turns)
     model_ids = unit_model_ids(config, chat.job, chat.unit.data)
     if config.num_responses is not None:  # a fresh random subset every round
@@ -122,7 +122,7 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     _shuffle.shuffle(model_ids)
     specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, model_ids)]
     turn = ChatTurn(
-        id=new_id(), conversation_id=chat.conversation.id, index=len(history), origin="chat",
+        id=new_id(), conversation_id=chat.conversation.id, index=len(past), origin="chat",
         prompt=text,
     )  # fmt: skip
     session.add(turn)
@@ -136,7 +136,7 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
         )  # fmt: skip
         session.add(response)
         shown.append(ShownResponse(response.id, model_id, response.label, position))
-    context = _context(chat, [t for t, _ in history], text, turn.index)
+    context = _context(chat, past, text, turn.index)
     return TurnPlan(turn.id, turn.index, shown, specs, context)
 
 
@@ -154,14 +154,14 @@ def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPla
     response.state, response.error, response.text = "pending", None, None
     response.attempts += 1
     response.updated_at = utcnow()
-    history = [t for t, _ in history_of(session, chat) if t.index < index]
+    history = [t for t in history_of(session, chat).turns() if t.index < index]
     specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, [response.model_id])]
     context = _context(chat, history, turn.prompt, index)
     shown = [ShownResponse(response.id, response.model_id, response.label, response.position)]
     return TurnPlan(turn.id, index, shown, specs, context)
 
 
-def _context(chat: Chat, history: list[ChatTurn], prompt: str, index: int) -> CallContext:
+def _context(chat: Chat, history: Sequence[PastTurn], prompt: str, index: int) -> CallContext:
     system = system_text(chat)
     return CallContext(
         messages=model_messages(history, prompt),

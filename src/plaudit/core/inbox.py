@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,20 +25,24 @@ from plaudit.db.base import utcnow
 from plaudit.db.models import Completion, FeedbackTask, InboxSkip, InboxSlot
 from plaudit.errors import Conflict, NotFound
 
-
-def _active_tasks(session: Session, org_id: str) -> list[FeedbackTask]:
-    return list(
-        session.scalars(
-            select(FeedbackTask).where(
-                FeedbackTask.org_id == org_id, FeedbackTask.archived_at.is_(None)
-            )
-        )
-    )
+# Built once, plain columns: every batch of new completions runs it.
+_SELECTING_TASKS = select(
+    FeedbackTask.id, FeedbackTask.completion_tags_selector, FeedbackTask.reviews_per_item
+).where(FeedbackTask.org_id == bindparam("org_id"), FeedbackTask.archived_at.is_(None))
 
 
-def match_completions(session: Session, org_id: str, tags_by_id: Mapping[str, list[str]]) -> None:
-    """Open inbox slots for (re)tagged completions that now match a task's selector."""
-    tasks = [t for t in _active_tasks(session, org_id) if t.completion_tags_selector]
+def _active_tasks(session: Session, org_id: str) -> list[Any]:
+    """The org's active tasks that select by tags: rows of id, selector, reviews_per_item."""
+    rows = session.execute(_SELECTING_TASKS, {"org_id": org_id})
+    return [row for row in rows if row.completion_tags_selector]
+
+
+def match_completions(
+    session: Session, org_id: str, tags_by_id: Mapping[str, list[str]], *, new: bool = False
+) -> None:
+    """Open inbox slots for (re)tagged completions that now match a task's selector; and,
+    unless they are ``new`` (no slots yet), drop the open slots of tasks they no longer match."""
+    tasks = _active_tasks(session, org_id)
     if not tasks:
         return
     now = utcnow()
@@ -53,7 +57,7 @@ def match_completions(session: Session, org_id: str, tags_by_id: Mapping[str, li
                      "org_id": org_id, "seq": now, "state": "open"}
                     for slot in range(task.reviews_per_item)
                 )  # fmt: skip
-            else:
+            elif not new:
                 unmatched[task.id].append(completion_id)
     insert_ignore(session, InboxSlot, rows)
     for task_id, completion_ids in unmatched.items():  # re-tagged away: drop its open slots

@@ -352,7 +352,7 @@ class IngestWriter:
         insert_tag_links(session, links)
         for org_id, tagged in tagged_by_org.items():
             if tagged:
-                inbox.match_completions(session, org_id, tagged)
+                inbox.match_completions(session, org_id, tagged, new=True)
 
     def _tag_ids_of(
         self,

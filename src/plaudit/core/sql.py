@@ -20,9 +20,10 @@ def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]]) 
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    core = getattr(table, "__table__", table)  # a Core insert: the ORM's bulk path costs more
     width = max(len(rows[0]), 1)
     for chunk in chunked(rows, max(MAX_PARAMS // width, 1)):
-        session.execute(insert(table).values(list(chunk)).on_conflict_do_nothing())
+        session.execute(insert(core).values(list(chunk)).on_conflict_do_nothing())
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

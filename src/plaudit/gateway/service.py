@@ -310,7 +310,7 @@ class CompletionWriter:
                 event.listen(session, "after_commit", self._keeper(learned), once=True)
             tagged = {cid: fields.get("tags", []) for cid, fields in rows}
             insert_tag_links(session, [(cid, ids[t]) for cid, tags in tagged.items() for t in tags])
-            inbox.match_completions(session, org_id, tagged)
+            inbox.match_completions(session, org_id, tagged, new=True)
         return [completion_id for _, completion_id, _ in items]
 
     def _keep(self, pairs: Iterable[tuple[tuple[str, str], str]]) -> None:
