@@ -1,8 +1,10 @@
 """Claim: a chat turn adds little to the models' own latency.
 
-A turn is: prompt in → all 3 models' answers streamed back (SSE) → ontology answers saved →
-selection saved. The baseline, measured in the same run, is the fake model's own latency: the
-same 3 streaming calls made straight to the fake server, concurrently, by the same client.
+A turn is: prompt in → all 3 models' answers streamed back (SSE) → ontology answers and the
+selection saved, in one call (what a screen's "continue with this response" sends; every fourth
+solo turn saves them in two calls, PUT answers then POST select, reported on a row of its own).
+The baseline, measured in the same run, is the fake model's own latency: the same 3 streaming
+calls made straight to the fake server, concurrently, by the same client.
 
 - one contributor: added p50 (turn p50 − baseline p50) ≤ 10 ms with 3 models
 - 50 simultaneous contributors on one server: added p95 (turn p95 − baseline p95 at the same
@@ -121,7 +123,11 @@ async def call(client: aiohttp.ClientSession, method: str, url: str, headers: di
 
 
 async def chat_turn(client: aiohttp.ClientSession, server: str, aid: str,
-                    headers: dict[str, str], turn: int, prompt: str) -> float:  # fmt: skip
+                    headers: dict[str, str], turn: int, prompt: str, separate: bool = False
+                    ) -> float:  # fmt: skip
+    """Send the prompt, read the streamed answers, then save the ontology answers and the
+    selection: in one call (``select`` with ``responses``, what a screen's "continue with this
+    response" sends), or ``separate``: PUT answers, then POST select."""
     started = time.perf_counter()
     async with client.post(f"{server}/api/v1/assignments/{aid}/turns", headers=headers,
                            json={"prompt": prompt}) as response:  # fmt: skip
@@ -130,9 +136,13 @@ async def chat_turn(client: aiohttp.ClientSession, server: str, aid: str,
             if line.startswith(b"event: error"):
                 raise RuntimeError("a model failed during the benchmark")
     url = f"{server}/api/v1/assignments/{aid}/turns/{turn}"
-    answers = {"responses": {f"Response {c}": ANSWERS for c in "ABC"}}
-    await call(client, "PUT", f"{url}/answers", headers, json=answers)
-    await call(client, "POST", f"{url}/select", headers, json={"label": "Response B"})
+    answers = {f"Response {c}": ANSWERS for c in "ABC"}
+    selection: dict[str, Any] = {"label": "Response B"}
+    if separate:
+        await call(client, "PUT", f"{url}/answers", headers, json={"responses": answers})
+    else:
+        selection["responses"] = answers
+    await call(client, "POST", f"{url}/select", headers, json=selection)
     return (time.perf_counter() - started) * 1000
 
 
@@ -207,18 +217,20 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
         aid = await next_assignment(solo)
         for warm in range(3):  # connections, caches, the SDK clients inside the server
             await baseline_call(client, fake_url, f"warm {warm}")
-        base_solo, turn_solo, gateway_solo = [], [], []
+        base_solo, turn_solo, gateway_solo, separate_solo = [], [], [], []
         gateway, specs = gateway_for(args.database_url)
         server_cpu = 0.0  # the server's CPU during the chat turns only (not the baseline calls)
         for turn in range(args.turns):
             base_solo.append(await baseline_call(client, fake_url, f"question {turn}"))
             gateway_solo.append(await gateway_call(gateway, specs, f"question {turn}"))
+            separate = turn % 4 == 3  # every fourth turn: answers and selection as two calls
             before = cpu_ms(args.server_pid)
-            turn_solo.append(
-                await chat_turn(client, server_url, aid, solo, turn, f"question {turn}")
-            )
+            took = await chat_turn(client, server_url, aid, solo, turn, f"question {turn}",
+                                   separate)  # fmt: skip
             after = cpu_ms(args.server_pid)
-            server_cpu += (after or 0.0) - (before or 0.0)
+            (separate_solo if separate else turn_solo).append(took)
+            if not separate:
+                server_cpu += (after or 0.0) - (before or 0.0)
 
         people = [{**owner, "X-Plaudit-Contributor": f"p{i}"} for i in range(args.contributors)]
         aids = [await next_assignment(h) for h in people]
@@ -236,9 +248,12 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
     added_p50 = percentile(turn_solo, 50) - percentile(base_solo, 50)
     gateway_added = percentile(gateway_solo, 50) - percentile(base_solo, 50)
     added_p95 = percentile(turn_many, 95) - percentile(base_many, 95)
+    separate_p50 = percentile(separate_solo, 50) - percentile(base_solo, 50)
     rows = [
         ("1 contributor", len(turn_solo), percentile(base_solo, 50), percentile(turn_solo, 50),
          added_p50, "p50", 10.0),
+        ("  (3 calls/turn)", len(separate_solo), percentile(base_solo, 50),
+         percentile(separate_solo, 50), separate_p50, "p50", None),
         (f"{args.contributors} simultaneous", len(turn_many), percentile(base_many, 95),
          percentile(turn_many, 95), added_p95, "p95", 50.0),
     ]  # fmt: skip
@@ -250,10 +265,13 @@ async def measure(args: argparse.Namespace, server_url: str, fake_url: str, key:
           f"{'stat':>5} {'limit':>6} {'ratio':>6}  verdict")  # fmt: skip
     ok = True
     for case, n, model, total, added, stat, limit in rows:
-        passed = added <= limit
-        ok &= passed
+        verdict, shown = "info", "-"  # a row without a limit is for comparison only
+        if limit is not None:
+            passed = added <= limit
+            ok &= passed
+            verdict, shown = ("PASS" if passed else "FAIL"), f"{limit:.0f}"
         print(f"{case:<18} {n:>6} {model:>9.1f} {total:>9.1f} {added:>9.1f} {stat:>5} "
-              f"{limit:>6.0f} {total / model:>6.2f}  {'PASS' if passed else 'FAIL'}")  # fmt: skip
+              f"{shown:>6} {total / model:>6.2f}  {verdict}")  # fmt: skip
     print(f"of which the model gateway alone (3 streamed calls, each recorded as a completion, "
           f"called in-process): {gateway_added:.1f} ms at p50; the chat server's own share: "
           f"{added_p50 - gateway_added:.1f} ms")  # fmt: skip

@@ -112,6 +112,21 @@ def test_answers_and_selection_gate_the_next_turn(chat):
     assert "turn 1" in error
 
 
+def test_answers_can_come_with_the_selection_in_one_call(chat):
+    _, aid = start(chat, tag(source_data=ids_text(chat.models[:2])))
+    chat.send(aid, "c1", "both at once")
+    both = {"Response A": GOOD, "Response B": GOOD}
+    # a bad answer fails the whole call: neither the answers nor the selection are kept
+    bad = {**both, "Response B": {"quality": 9}}
+    chat.select(aid, "c1", 0, label="Response B", responses=bad, status=422)
+    state = chat.state(aid, "c1")["turns"][0]
+    assert state["selection"] is None and all(r["answers"] == {} for r in state["responses"])
+    chosen = chat.select(aid, "c1", 0, label="Response B", responses=both)["turn"]
+    assert chosen["selection"]["label"] == "Response B" and chosen["problems"] == []
+    assert [r["answers"] for r in chosen["responses"]] == [GOOD, GOOD]
+    chat.send(aid, "c1", "next")  # the turn was complete
+
+
 def test_model_ids_are_never_shown_to_contributors(chat):
     _, aid = start(chat, tag(source_data=ids_text(chat.models)))
     events = chat.send(aid, "c1", "who are you?")

@@ -88,6 +88,11 @@ class SelectIn(Strict):
     confidence: str | None = Field(
         None, description="enhanced: much-better, better, slightly-better or negligible."
     )
+    responses: dict[str, dict[str, Any]] | None = Field(
+        None,
+        description="Answers by label, saved first, as PUT …/answers takes them: a screen's "
+        '"continue with this response" sends the ratings and the choice in one call.',
+    )
 
 
 class CustomResponseIn(Strict):

@@ -147,9 +147,12 @@ async def save_answers(
 async def select_response(
     assignment_id: str, index: int, body: SelectIn, request: Request, principal: CurrentPrincipal
 ) -> Response:
-    """Choose the response to continue with, or ``near_identical`` for a recorded random pick."""
+    """Choose the response to continue with, or ``near_identical`` for a recorded random pick;
+    with ``responses``, the answers are saved first, in the same transaction."""
 
     def action(session: Session, chat: Chat) -> dict[str, Any]:
+        if body.responses:
+            conv.save_answers(session, chat, index, body.responses)
         conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
         return turn_state(session, chat, index)
 
