@@ -125,6 +125,10 @@ def test_answers_can_come_with_the_selection_in_one_call(chat):
     assert chosen["selection"]["label"] == "Response B" and chosen["problems"] == []
     assert [r["answers"] for r in chosen["responses"]] == [GOOD, GOOD]
     chat.send(aid, "c1", "next")  # the turn was complete
+    for index in ("x", "-1", "1e3", "٣"):  # read after the key check: a 422 naming the index
+        error = chat.call("POST", aid, "c1", f"/turns/{index}/select", {"label": "Response A"},
+                          status=422)["error"]  # fmt: skip
+        assert error["path"] == "index", error
 
 
 def test_model_ids_are_never_shown_to_contributors(chat):

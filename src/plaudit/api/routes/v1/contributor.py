@@ -12,13 +12,16 @@ for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Request
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from plaudit.api.deps import CurrentPrincipal
+from plaudit.api.deps import authenticate
 from plaudit.api.jsonio import ORJSONResponse, ORJSONRoute
 from plaudit.api.routes.streaming import EventStreamResponse
 from plaudit.api.routes.v1.jobs import contributor_of
@@ -32,8 +35,8 @@ from plaudit.chat.state import (
     submit_conversation,
     turn_state,
 )
-from plaudit.core.principal import Principal
 from plaudit.db.session import session_scope
+from plaudit.errors import Invalid
 from plaudit.schemas.jobs import (
     AnswersIn,
     CustomResponseIn,
@@ -49,150 +52,195 @@ router = APIRouter(
 )
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-Action = Callable[[Session, Chat], Any]
+Body = TypeVar("Body", bound=BaseModel)
+# (session, chat, the validated body or None) -> the answer
+Action = Callable[[Session, Chat, Any], Any]
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that validates ``model`` itself (see ``in_own_chat``)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+
+
+# A string in the path, read after the key check (as the body is): FastAPI validates typed path
+# parameters before any code of the route runs, so a bad index would answer before a bad key.
+TurnIndex = Annotated[str, Path(description="The turn's index: 0, 1, …")]
+
+
+def turn_index(index: str) -> int:
+    if not index.isascii() or not index.isdigit() or len(index) > 9:
+        raise Invalid(f"index: turn index must be a whole number, got {index[:20]!r}", path="index")
+    return int(index)
+
+
+def _validated(model: type[Body], raw: Any) -> Body:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:  # the same 422 as FastAPI's own body validation
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
 
 
 def in_own_chat(
-    request: Request, principal: Principal, assignment_id: str, action: Action, write: bool = True
+    request: Request,
+    assignment_id: str,
+    action: Action,
+    model: type[BaseModel] | None = None,
+    raw: Any = None,
+    write: bool = True,
 ) -> Any:
-    """Open the caller's own conversation (for writing: with its lease kept fresh), run
-    ``action`` and commit; blocking, in one transaction.
+    """Check the caller's key, validate the body against ``model``, open the caller's own
+    conversation (for writing: with its lease kept fresh), run ``action`` and commit: blocking,
+    in one transaction, in the one worker-thread call of the route.
 
-    The routes are ``async`` and run this in one worker-thread call. As sync routes, FastAPI
-    ran the route and the response's serialisation in separate worker-thread calls, each
-    waiting for a free thread; and a write transaction held across such waits (SQLite's single
-    write lock) could not get a thread to commit while every thread was taken by writers queued
-    behind it.
+    As sync routes with a principal dependency, FastAPI ran the key check, the route and the
+    response's serialisation in three worker-thread calls, and the key check in a transaction
+    of its own. The key is still checked before the body is validated (an unknown caller never
+    learns what the body should look like); the body's JSON is parsed before, on the event
+    loop, as ``organization_id`` claims in it are checked with the key.
     """
     state = request.app.state
-    who = contributor_of(request, principal)
-    lease = state.settings.unit_lease_seconds
     with session_scope(state.write_sessions if write else state.read_sessions) as session:
+        principal = authenticate(request, session)
+        body = _validated(model, raw) if model is not None else None
+        who = contributor_of(request, principal)
+        lease = state.settings.unit_lease_seconds
         chat = open_chat(session, principal, assignment_id, who, lease, write=write)
-        return action(session, chat)
+        return action(session, chat, body)
+
+
+async def _json_of(request: Request) -> Any:
+    try:
+        return await request.json()
+    except orjson.JSONDecodeError:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
+                                       "msg": "JSON decode error"}]) from None  # fmt: skip
 
 
 async def _answer(
-    request: Request, principal: Principal, assignment_id: str, action: Action, write: bool = True
+    request: Request,
+    assignment_id: str,
+    action: Action,
+    model: type[BaseModel] | None = None,
+    write: bool = True,
 ) -> Response:
-    answer = await run_blocking(in_own_chat, request, principal, assignment_id, action, write)
+    raw = await _json_of(request) if model is not None else None
+    answer = await run_blocking(in_own_chat, request, assignment_id, action, model, raw, write)
     return ORJSONResponse(answer)
 
 
 async def _stream(
-    request: Request, principal: Principal, assignment_id: str, action: Action
+    request: Request, assignment_id: str, action: Action, model: type[BaseModel]
 ) -> Response:
     """Store the turn (committed before any model is called, so the stream's own writes and a
     reload see its rows), then follow the models' answers as server-sent events."""
-    plan = await run_blocking(in_own_chat, request, principal, assignment_id, action)
+    raw = await _json_of(request)
+    plan = await run_blocking(in_own_chat, request, assignment_id, action, model, raw)
     stream = turns.get_runner(request.app.state).start(plan)
     return EventStreamResponse(stream.follow(), headers=SSE_HEADERS)
 
 
 @router.get("/{assignment_id}", response_model=None)
-async def get_conversation(
-    assignment_id: str, request: Request, principal: CurrentPrincipal
-) -> Response:
+async def get_conversation(assignment_id: str, request: Request) -> Response:
     """Everything needed to continue exactly where you were (after a reload or a lost link)."""
-    return await _answer(request, principal, assignment_id, conversation_state, write=False)
+    return await _answer(
+        request, assignment_id, lambda s, c, _: conversation_state(s, c), write=False
+    )
 
 
-@router.put("/{assignment_id}/live-preamble", response_model=None)
-async def set_live_preamble(
-    assignment_id: str, body: LivePreambleIn, request: Request, principal: CurrentPrincipal
-) -> Response:
+@router.put("/{assignment_id}/live-preamble", response_model=None,
+            openapi_extra=json_body(LivePreambleIn))  # fmt: skip
+async def set_live_preamble(assignment_id: str, request: Request) -> Response:
     """live-preamble: the context you give the model, before the first turn."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
+    def action(session: Session, chat: Chat, body: LivePreambleIn) -> dict[str, Any]:
         conv.set_live_preamble(session, chat, body.text)
         return conversation_state(session, chat)
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action, LivePreambleIn)
 
 
-@router.post("/{assignment_id}/turns", response_model=None)
-async def send_prompt(
-    assignment_id: str, body: PromptIn, request: Request, principal: CurrentPrincipal
-) -> Response:
+@router.post("/{assignment_id}/turns", response_model=None, openapi_extra=json_body(PromptIn))
+async def send_prompt(assignment_id: str, request: Request) -> Response:
     """Send the next prompt; the responses stream back as server-sent events."""
-    return await _stream(
-        request, principal, assignment_id, lambda s, c: turns.start_turn(s, c, body.prompt)
-    )
+
+    def action(session: Session, chat: Chat, body: PromptIn) -> turns.TurnPlan:
+        return turns.start_turn(session, chat, body.prompt)
+
+    return await _stream(request, assignment_id, action, PromptIn)
 
 
-@router.post("/{assignment_id}/turns/{index}/retry", response_model=None)
-async def retry_model(
-    assignment_id: str, index: int, body: RetryIn, request: Request, principal: CurrentPrincipal
-) -> Response:
+@router.post("/{assignment_id}/turns/{index}/retry", response_model=None,
+             openapi_extra=json_body(RetryIn))  # fmt: skip
+async def retry_model(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """Call the model behind one failed response again (SSE, like sending a prompt)."""
-    return await _stream(
-        request, principal, assignment_id, lambda s, c: turns.retry_model(s, c, index, body.label)
-    )
+
+    def action(session: Session, chat: Chat, body: RetryIn) -> turns.TurnPlan:
+        return turns.retry_model(session, chat, turn_index(index), body.label)
+
+    return await _stream(request, assignment_id, action, RetryIn)
 
 
-@router.put("/{assignment_id}/turns/{index}/answers", response_model=None)
-async def save_answers(
-    assignment_id: str, index: int, body: AnswersIn, request: Request, principal: CurrentPrincipal
-) -> Response:
+@router.put("/{assignment_id}/turns/{index}/answers", response_model=None,
+            openapi_extra=json_body(AnswersIn))  # fmt: skip
+async def save_answers(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
-        conv.save_answers(session, chat, index, body.by_label())
-        return turn_state(session, chat, index)
+    def action(session: Session, chat: Chat, body: AnswersIn) -> dict[str, Any]:
+        conv.save_answers(session, chat, turn_index(index), body.by_label())
+        return turn_state(session, chat, turn_index(index))
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action, AnswersIn)
 
 
-@router.post("/{assignment_id}/turns/{index}/select", response_model=None)
-async def select_response(
-    assignment_id: str, index: int, body: SelectIn, request: Request, principal: CurrentPrincipal
-) -> Response:
+@router.post("/{assignment_id}/turns/{index}/select", response_model=None,
+             openapi_extra=json_body(SelectIn))  # fmt: skip
+async def select_response(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """Choose the response to continue with, or ``near_identical`` for a recorded random pick;
     with ``responses``, the answers are saved first, in the same transaction."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
+    def action(session: Session, chat: Chat, body: SelectIn) -> dict[str, Any]:
+        turn = turn_index(index)
         if body.responses:
-            conv.save_answers(session, chat, index, body.responses)
-        conv.select_response(session, chat, index, body.label, body.near_identical, body.confidence)
-        return turn_state(session, chat, index)
+            conv.save_answers(session, chat, turn, body.responses)
+        conv.select_response(session, chat, turn, body.label, body.near_identical, body.confidence)
+        return turn_state(session, chat, turn)
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action, SelectIn)
 
 
-@router.put("/{assignment_id}/turns/{index}/custom-response", response_model=None)
-async def set_custom_response(
-    assignment_id: str,
-    index: int,
-    body: CustomResponseIn,
-    request: Request,
-    principal: CurrentPrincipal,
-) -> Response:
+@router.put("/{assignment_id}/turns/{index}/custom-response", response_model=None,
+            openapi_extra=json_body(CustomResponseIn))  # fmt: skip
+async def set_custom_response(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """custom-response: your own reply replaces the selected one in the chat."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
-        conv.set_custom_response(session, chat, index, body.text)
-        return turn_state(session, chat, index)
+    def action(session: Session, chat: Chat, body: CustomResponseIn) -> dict[str, Any]:
+        conv.set_custom_response(session, chat, turn_index(index), body.text)
+        return turn_state(session, chat, turn_index(index))
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action, CustomResponseIn)
 
 
 @router.post("/{assignment_id}/submit", response_model=None)
-async def submit(assignment_id: str, request: Request, principal: CurrentPrincipal) -> Response:
+async def submit(assignment_id: str, request: Request) -> Response:
     """Submit the judgment (422/409 naming the rule that is not met yet)."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
+    def action(session: Session, chat: Chat, _: None) -> dict[str, Any]:
         judgment = submit_conversation(session, chat)
         return {"judgment_id": judgment.id, "assignment_id": assignment_id, "state": "submitted"}
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action)
 
 
 @router.post("/{assignment_id}/abandon", response_model=None)
-async def abandon(assignment_id: str, request: Request, principal: CurrentPrincipal) -> Response:
+async def abandon(assignment_id: str, request: Request) -> Response:
     """Give the unit back without submitting (it returns to the queue)."""
 
-    def action(session: Session, chat: Chat) -> dict[str, Any]:
+    def action(session: Session, chat: Chat, _: None) -> dict[str, Any]:
         abandon_assignment(session, chat.assignment)
         return {"assignment_id": assignment_id, "state": "abandoned"}
 
-    return await _answer(request, principal, assignment_id, action)
+    return await _answer(request, assignment_id, action)
