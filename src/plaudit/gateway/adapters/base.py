@@ -97,9 +97,14 @@ class HTTPPoolAdapter(Adapter):
             self._proxies[url] = proxy or None
         return self._proxies[url]
 
-    async def start(self) -> None:
-        if self._session is None:
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # also for an adapter used without start()
             self._session = _new_session()
+        return self._session
+
+    async def start(self) -> None:
+        self._session = self.session  # on the loop that will use it
 
     @contextlib.asynccontextmanager
     async def post_json(
@@ -108,12 +113,10 @@ class HTTPPoolAdapter(Adapter):
         """POST ``body`` as JSON; the response once it answered below 400 (an ``UpstreamError``
         otherwise). Transport failures, while connecting or while the caller reads the body,
         come out as ``UpstreamError`` too."""
-        if self._session is None:
-            self._session = _new_session()
         idle = spec.timeout_s + 5  # backstop: the gateway's own idle timeout fires first
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=idle, sock_read=idle)
         try:
-            async with self._session.post(
+            async with self.session.post(
                 url, data=orjson.dumps(body), headers=headers, timeout=timeout,
                 allow_redirects=self.follow_redirects, proxy=self.proxy_for(url),
             ) as response:  # fmt: skip
@@ -138,16 +141,23 @@ NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
 
 
 async def lines_of(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The body's lines as they arrive (``\n`` or ``\r\n`` ended; no length limit, unlike
-    aiohttp's own line reader)."""
-    pending = b""
+    """The body's lines as they arrive, without their LF or CRLF ends (and without a length
+    limit, unlike aiohttp's own line reader). Only each new chunk is split: a long line that
+    arrives in many chunks costs linear time."""
+    parts: list[bytes] = []  # of the line not ended yet
     async for raw in response.content.iter_any():
-        pending += raw
-        *lines, pending = pending.split(b"\n")
+        if b"\n" not in raw:
+            parts.append(raw)
+            continue
+        first, *rest = raw.split(b"\n")
+        parts.append(first)
+        lines = [b"".join(parts), *rest[:-1]]
+        parts = [rest[-1]]
         for line in lines:
             yield line[:-1] if line.endswith(b"\r") else line
-    if pending:
-        yield pending
+    last = b"".join(parts)
+    if last:
+        yield last
 
 
 class SDKAdapter(Adapter):
