@@ -5,7 +5,8 @@ Sending a prompt (or retrying a failed model) answers ``text/event-stream`` with
 ``error`` {label, message} and ``end`` {turn}. The models keep running if the client goes away;
 ``GET /api/v1/assignments/{id}`` shows everything stored so far. Actions on one turn (answers,
 selection, custom response) answer ``assignment``, that ``turn`` and ``limits`` only: their cost
-does not grow with the conversation; the GET redraws the whole screen. Identify the contributor as
+does not grow with the conversation; the GET redraws the whole screen. The selection may carry
+the turn's answers (``responses``), so finishing a turn is one call. Identify the contributor as
 for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 """
 
