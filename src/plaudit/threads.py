@@ -1,4 +1,5 @@
-"""Blocking work (database transactions) run from the event loop, on one thread pool.
+"""Blocking work run from the event loop (database transactions, parsing a large body), on one
+thread pool.
 
 ``loop.run_in_executor`` rather than ``anyio.to_thread.run_sync`` (what Starlette's
 ``run_in_threadpool`` is): anyio's capacity limiter and cancel scopes cost more per call than

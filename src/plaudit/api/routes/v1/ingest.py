@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from plaudit.api.deps import CurrentPrincipal
 from plaudit.api.jsonio import ORJSONRoute
 from plaudit.core.ingest import Batch, IngestWriter
 from plaudit.core.ingest_items import parse_batch_body
+from plaudit.threads import run_blocking
 
 router = APIRouter(prefix="/api/v1/completions", tags=["completions"], route_class=ORJSONRoute)
 
@@ -35,6 +35,6 @@ async def ingest_batch(request: Request, principal: CurrentPrincipal) -> dict[st
     def prepare() -> Batch:
         return writer.prepare(principal.org_id, parse_batch_body(body))
 
-    batch = await run_in_threadpool(prepare) if len(body) > _INLINE_PARSE_BYTES else prepare()
+    batch = await run_blocking(prepare) if len(body) > _INLINE_PARSE_BYTES else prepare()
     accepted = await asyncio.wrap_future(writer.submit(batch))
     return {"accepted": accepted}

@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from plaudit.api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from plaudit.api.jsonio import ORJSONRoute
@@ -23,6 +22,7 @@ from plaudit.core.principal import Principal
 from plaudit.db.session import session_scope
 from plaudit.errors import BadRequest, Forbidden, Invalid
 from plaudit.schemas.jobs import JobCreate, JobUpdate, QACreate
+from plaudit.threads import run_blocking
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["chat jobs"], route_class=ORJSONRoute)
 
@@ -139,7 +139,7 @@ async def upload_units(
             job = jobs.get_job(session, principal.org_id, job_id, for_update=True)
             return units.upload_units(session, job, spool)
 
-    return await run_in_threadpool(load)
+    return await run_blocking(load)
 
 
 @router.post("/{job_id}/next")
