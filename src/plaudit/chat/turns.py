@@ -42,7 +42,7 @@ from plaudit.db.session import session_scope
 from plaudit.errors import Conflict, Invalid
 from plaudit.gateway import CallContext, Delta, Gateway, ModelSpec, spec_from_row
 from plaudit.gateway.registry import models_by_ids
-from plaudit.threads import run_blocking
+from plaudit.threads import run_write
 
 log = logging.getLogger("plaudit.chat")
 _shuffle = random.SystemRandom()
@@ -257,7 +257,7 @@ class TurnRunner:
                 for shown in plan.shown:
                     if shown.model_id in stores:
                         continue
-                    await run_blocking(self._fail, shown.response_id, str(failure))
+                    await run_write(self.sessions, self._fail, shown.response_id, str(failure))
                     stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
             stream.push(sse("end", {"turn": plan.index}))
             stream.finished = True

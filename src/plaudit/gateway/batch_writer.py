@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.db.session import session_scope
-from plaudit.threads import run_blocking
+from plaudit.threads import run_write
 
 log = logging.getLogger("plaudit.gateway")
 
@@ -56,7 +56,7 @@ class BatchWriter:
             await asyncio.sleep(0)
             batch, self._queue = self._queue, []
             try:
-                results = await run_blocking(self._commit, batch)
+                results = await run_write(self.sessions, self._commit, batch)
             except Exception as exc:  # the worker thread could not run at all
                 for _, _, future in batch:
                     if not future.done():

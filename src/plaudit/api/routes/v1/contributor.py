@@ -46,7 +46,7 @@ from plaudit.schemas.jobs import (
     RetryIn,
     SelectIn,
 )
-from plaudit.threads import run_blocking
+from plaudit.threads import run_blocking, run_write
 
 router = APIRouter(
     prefix="/api/v1/assignments", tags=["chat conversations"], route_class=ORJSONRoute
@@ -113,6 +113,22 @@ def in_own_chat(
         return action(session, chat, body)
 
 
+async def _run_in_own_chat(
+    request: Request,
+    assignment_id: str,
+    action: Action,
+    model: type[BaseModel] | None,
+    write: bool = True,
+) -> Any:
+    """Parse the body's JSON here, then ``in_own_chat`` in a worker thread (writes on the pool
+    for write transactions, see ``plaudit.threads``)."""
+    raw = await _json_of(request) if model is not None else None
+    args = (request, assignment_id, action, model, raw, write)
+    if write:
+        return await run_write(request.app.state.write_sessions, in_own_chat, *args)
+    return await run_blocking(in_own_chat, *args)
+
+
 async def _json_of(request: Request) -> Any:
     try:
         return await request.json()
@@ -128,9 +144,7 @@ async def _answer(
     model: type[BaseModel] | None = None,
     write: bool = True,
 ) -> Response:
-    raw = await _json_of(request) if model is not None else None
-    answer = await run_blocking(in_own_chat, request, assignment_id, action, model, raw, write)
-    return ORJSONResponse(answer)
+    return ORJSONResponse(await _run_in_own_chat(request, assignment_id, action, model, write))
 
 
 async def _stream(
@@ -138,8 +152,7 @@ async def _stream(
 ) -> Response:
     """Store the turn (committed before any model is called, so the stream's own writes and a
     reload see its rows), then follow the models' answers as server-sent events."""
-    raw = await _json_of(request)
-    plan = await run_blocking(in_own_chat, request, assignment_id, action, model, raw)
+    plan = await _run_in_own_chat(request, assignment_id, action, model)
     stream = turns.get_runner(request.app.state).start(plan)
     return EventStreamResponse(stream.follow(), headers=SSE_HEADERS)
 

@@ -22,7 +22,7 @@ from plaudit.core.principal import Principal
 from plaudit.db.session import session_scope
 from plaudit.errors import BadRequest, Forbidden, Invalid
 from plaudit.schemas.jobs import JobCreate, JobUpdate, QACreate
-from plaudit.threads import run_blocking
+from plaudit.threads import run_write
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["chat jobs"], route_class=ORJSONRoute)
 
@@ -139,7 +139,7 @@ async def upload_units(
             job = jobs.get_job(session, principal.org_id, job_id, for_update=True)
             return units.upload_units(session, job, spool)
 
-    return await run_blocking(load)
+    return await run_write(sessions, load)
 
 
 @router.post("/{job_id}/next")
