@@ -10,7 +10,7 @@ response, a selection (or "near identical" → random pick) before the next turn
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -195,24 +195,19 @@ _RESPONSES_OF = (
 
 
 def _load_turns(
-    session: Session,
-    chat: Chat,
-    which: Select[Any] = _ALL_TURNS,
-    index: int | None = None,
-    with_responses: Callable[[ChatTurn], bool] = lambda turn: True,
+    session: Session, chat: Chat, which: Select[Any] = _ALL_TURNS, index: int | None = None
 ) -> list[tuple[ChatTurn, list[ChatResponse]]]:
     """The chat's turns selected by ``which`` (one of the statements above; ``index`` for
-    those that take one) in order, each with its responses (an empty list for the turns
-    ``with_responses`` leaves out, whose responses are then not loaded)."""
+    those that take one) in order, each with its responses."""
     params: dict[str, Any] = {"conversation_id": chat.conversation.id}
     if index is not None:
         params["index"] = index
     turns: list[ChatTurn] = list(session.scalars(which, params))
-    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns if with_responses(t)}
+    responses: dict[str, list[ChatResponse]] = {t.id: [] for t in turns}
     if responses:
         for response in session.scalars(_RESPONSES_OF, {"turn_ids": list(responses)}):
             responses[response.turn_id].append(response)
-    return [(t, responses.get(t.id, [])) for t in turns]
+    return [(t, responses[t.id]) for t in turns]
 
 
 def turns_of(session: Session, chat: Chat) -> list[tuple[ChatTurn, list[ChatResponse]]]:

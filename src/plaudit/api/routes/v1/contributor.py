@@ -204,8 +204,9 @@ async def save_answers(assignment_id: str, index: TurnIndex, request: Request) -
     """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
 
     def action(session: Session, chat: Chat, body: AnswersIn) -> dict[str, Any]:
-        conv.save_answers(session, chat, turn_index(index), body.by_label())
-        return turn_state(session, chat, turn_index(index))
+        turn = turn_index(index)
+        conv.save_answers(session, chat, turn, body.by_label())
+        return turn_state(session, chat, turn)
 
     return await _answer(request, assignment_id, action, AnswersIn)
 
@@ -232,8 +233,9 @@ async def set_custom_response(assignment_id: str, index: TurnIndex, request: Req
     """custom-response: your own reply replaces the selected one in the chat."""
 
     def action(session: Session, chat: Chat, body: CustomResponseIn) -> dict[str, Any]:
-        conv.set_custom_response(session, chat, turn_index(index), body.text)
-        return turn_state(session, chat, turn_index(index))
+        turn = turn_index(index)
+        conv.set_custom_response(session, chat, turn, body.text)
+        return turn_state(session, chat, turn)
 
     return await _answer(request, assignment_id, action, CustomResponseIn)
 
