@@ -24,6 +24,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from plaudit.core.feedback import FeedbackFilter
+from plaudit.core.sql import rechunked
 
 FETCH_ROWS = 2000
 COPY_CHUNK_BYTES = 64 * 1024
@@ -107,17 +108,10 @@ def _copy_lines(session: Session, statement: TextClause, params: dict[str, Any])
     """The lines of ``statement`` through psycopg's COPY, ~``COPY_CHUNK_BYTES`` a chunk."""
     compiled = statement.compile(dialect=session.get_bind().dialect)
     psycopg_connection: Any = session.connection().connection.driver_connection
-    buffer = bytearray()
     with psycopg_connection.cursor() as cursor:
         copy_sql = _COPY.format(select=str(compiled))
         with cursor.copy(copy_sql, {name: params[name] for name in compiled.params}) as copy:
-            for row in copy:
-                buffer += row
-                if len(buffer) >= COPY_CHUNK_BYTES:
-                    yield bytes(buffer)
-                    buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+            yield from rechunked(copy, COPY_CHUNK_BYTES)
 
 
 def iter_feedback(session: Session, org_id: str, flt: FeedbackFilter) -> Iterator[dict[str, Any]]:

@@ -35,3 +35,16 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def rechunked(pieces: Iterable[bytes | memoryview], size: int) -> Iterator[bytes]:
+    """``pieces`` joined into chunks of at least ``size`` bytes (the last one may be shorter):
+    a stream of many small lines leaves in few writes."""
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)

@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import Receive, Scope, Send
 
+from plaudit.core.sql import rechunked
+
 CHUNK_BYTES = 256 * 1024
 
 
@@ -40,15 +42,8 @@ def jsonl_chunks_response(
     factory = request.app.state.read_sessions
 
     def body() -> Iterator[bytes]:
-        buffer = bytearray()
         with factory() as session:
-            for chunk in chunks(session):
-                buffer += chunk
-                if len(buffer) >= CHUNK_BYTES:
-                    yield bytes(buffer)
-                    buffer.clear()
-        if buffer:
-            yield bytes(buffer)
+            yield from rechunked(chunks(session), CHUNK_BYTES)
 
     return StreamingResponse(
         body(),
