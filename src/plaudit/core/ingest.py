@@ -42,7 +42,7 @@ from plaudit.core.bulk import (
 )
 from plaudit.core.completions import upsert_completions
 from plaudit.core.ingest_items import ParsedBatch
-from plaudit.core.tags import ensure_tags
+from plaudit.core.tags import CommittedTagIds
 from plaudit.db.base import utcnow
 from plaudit.db.session import session_scope
 from plaudit.errors import Overloaded, PlauditError
@@ -131,10 +131,9 @@ class IngestWriter:
         self._integrity_errors: tuple[type[Exception], ...] = (IntegrityError,) + (
             (dbapi.IntegrityError,) if dbapi is not None else ()
         )
-        # (org_id, tag name) -> tag id, only ever filled from committed transactions. Tags are
-        # never deleted or renamed, so an entry cannot go stale; if one ever did, the insert
-        # of its link would fail the group and the general path (no cache) would redo it.
-        self._tag_ids: dict[tuple[str, str], str] = {}
+        # If an entry ever went stale, the insert of its link would fail the group and the
+        # general path (no cache) would redo it.
+        self._tag_ids = CommittedTagIds()
         path = bind.url.database if bind is not None and self.dialect == "sqlite" else None
         self._checkpointer = WalCheckpointer(path) if path and path != ":memory:" else None
 
@@ -154,22 +153,10 @@ class IngestWriter:
             for (cid, fields), encoded in zip(items, parsed.encoded, strict=True)
         ]
         tagged = {cid: fields["tags"] for cid, fields in items if "tags" in fields}
-        links = self._known_links(org_id, tagged)
+        links = self._tag_ids.links(org_id, tagged)  # None: a tag is new, the writer resolves
         if parsed.reparse is None:
             return Batch(org_id, items, rows, tagged, links, ids)
         return Batch(org_id, None, rows, tagged, links, ids, parsed.reparse)
-
-    def _known_links(
-        self, org_id: str, tagged: dict[str, list[str]]
-    ) -> list[tuple[str, str]] | None:
-        """The tag links of ``tagged`` from the committed-tag cache, or None if a tag is new
-        (the writer then resolves them). Reading the cache while the writer adds to it is safe:
-        an entry is either there, final, or not yet."""
-        cache = self._tag_ids
-        try:
-            return [(cid, cache[org_id, name]) for cid, names in tagged.items() for name in names]
-        except KeyError:
-            return None
 
     def submit(self, batch: Batch) -> Future[int]:
         """Queue ``batch``; the future resolves to its item count once committed."""
@@ -281,7 +268,7 @@ class IngestWriter:
             for job in group:
                 self._commit_alone(job)
             return
-        self._tag_ids.update(learned)
+        self._tag_ids.keep(learned)
         self.groups_committed += 1
         if self._checkpointer is not None:
             self._checkpointer.poke()
@@ -346,39 +333,14 @@ class IngestWriter:
             else:
                 unresolved.setdefault(batch.org_id, {}).update(batch.tagged)
         for org_id, tagged in unresolved.items():
-            tag_ids = self._tag_ids_of(session, org_id, tagged.values(), learned)
+            names = (name for tags in tagged.values() for name in tags)
+            tag_ids = self._tag_ids.resolve(session, org_id, names, learned)
             links.extend((cid, tag_ids[name]) for cid, names in tagged.items() for name in names)
         insert_completion_rows(session, rows)
         insert_tag_links(session, links)
         for org_id, tagged in tagged_by_org.items():
             if tagged:
                 inbox.match_completions(session, org_id, tagged, new=True)
-
-    def _tag_ids_of(
-        self,
-        session: Session,
-        org_id: str,
-        tag_lists: Any,
-        learned: dict[tuple[str, str], str],
-    ) -> dict[str, str]:
-        """name -> id for every tag in ``tag_lists``, creating missing tags in this transaction.
-        Known tags cost no query: a group with 60 tags used to read 60 rows, and each row read
-        from sqlite3 hands the GIL back and forth once."""
-        names = {name for tags in tag_lists for name in tags}
-        cache = self._tag_ids
-        found: dict[str, str] = {}
-        missing = []
-        for name in names:
-            tag_id = cache.get((org_id, name)) or learned.get((org_id, name))
-            if tag_id is None:
-                missing.append(name)
-            else:
-                found[name] = tag_id
-        if missing:
-            created = ensure_tags(session, org_id, missing)
-            found.update(created)
-            learned.update(((org_id, name), tag_id) for name, tag_id in created.items())
-        return found
 
     def _commit_alone(self, job: _Job) -> None:
         org_id, items = job.batch.org_id, job.batch.items

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -69,6 +69,69 @@ def ensure_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str
         )
         found.update(find_tags(session, org_id, missing))
     return found
+
+
+TagKey = tuple[str, str]  # (org id, tag name)
+
+
+class CommittedTagIds(Mapping[TagKey, str]):
+    """Tag ids by (org id, name), a read-only mapping learnt only from committed transactions:
+    ingestion and the gateway resolve the same tags batch after batch, and a known tag then
+    costs no query.
+
+    Tags are never deleted or renamed, so an entry cannot go stale. The ids a transaction
+    resolved are collected in its ``learned`` dict and kept (``keep``) only once it has
+    committed, so a rolled-back transaction leaves no id of a tag that does not exist. Reading
+    while another thread keeps is safe: an entry is either there, final, or not yet.
+    """
+
+    MAX_SIZE = 100_000
+
+    def __init__(self) -> None:
+        self._ids: dict[TagKey, str] = {}
+
+    def __getitem__(self, key: TagKey) -> str:
+        return self._ids[key]
+
+    def __iter__(self) -> Iterator[TagKey]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def links(self, org_id: str, tagged: dict[str, list[str]]) -> list[tuple[str, str]] | None:
+        """The (completion id, tag id) links of ``tagged`` (tag names by completion id) from the
+        cache alone, or None if a tag is not known yet."""
+        ids = self._ids
+        try:
+            return [(cid, ids[org_id, name]) for cid, names in tagged.items() for name in names]
+        except KeyError:
+            return None
+
+    def resolve(
+        self, session: Session, org_id: str, names: Iterable[str], learned: dict[TagKey, str]
+    ) -> dict[str, str]:
+        """name -> id for every name: from the cache or ``learned``, the others found or
+        created in ``session`` (and added to ``learned``)."""
+        found: dict[str, str] = {}
+        missing = []
+        for name in set(names):
+            tag_id = self._ids.get((org_id, name)) or learned.get((org_id, name))
+            if tag_id is None:
+                missing.append(name)
+            else:
+                found[name] = tag_id
+        if missing:
+            resolved = ensure_tags(session, org_id, missing)
+            found.update(resolved)
+            learned.update(((org_id, name), tag_id) for name, tag_id in resolved.items())
+        return found
+
+    def keep(self, learned: dict[TagKey, str]) -> None:
+        """Remember what a transaction that has now committed resolved."""
+        if len(self._ids) > self.MAX_SIZE:
+            self._ids.clear()
+        self._ids.update(learned)
 
 
 # Built once: ingestion and the gateway look tags up batch after batch, and building and

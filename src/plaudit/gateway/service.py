@@ -15,13 +15,14 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from plaudit.core.tags import CommittedTagIds, TagKey
 from plaudit.db.base import new_id, utcnow
 from plaudit.errors import PlauditError
 from plaudit.gateway.adapters.base import Adapter, CallRecord
@@ -274,17 +275,13 @@ class CompletionWriter:
     """Stores calls ``(org_id, completion_id, data)`` as completions (a BatchWriter write).
 
     The gateway makes a fresh id for every call, so there is no existing row to merge with
-    (``upsert_completions`` reads them first) and the rows are plain inserts. Tag ids are
-    cached (tags are never deleted or renamed): a call's tags (job, unit, assignment, model)
-    repeat call after call, and resolving them cost a SELECT (plus an INSERT and another
-    SELECT for a new one) per batch. The ids a batch resolved are kept only once it has
-    committed, so a rolled-back batch leaves no id of a tag that does not exist.
+    (``upsert_completions`` reads them first) and the rows are plain inserts. A call's tags
+    (job, unit, assignment, model) repeat call after call: their ids come from a cache of
+    committed tags.
     """
 
-    MAX_CACHED = 100_000
-
     def __init__(self) -> None:
-        self._tag_ids: dict[tuple[str, str], str] = {}
+        self._tag_ids = CommittedTagIds()
 
     def __call__(
         self, session: Session, items: Sequence[tuple[str, str, dict[str, Any]]]
@@ -292,34 +289,24 @@ class CompletionWriter:
         from plaudit.core import inbox
         from plaudit.core.bulk import insert_new_completions, insert_tag_links
         from plaudit.core.completions import clean_fields
-        from plaudit.core.tags import ensure_tags
 
         by_org: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for org_id, completion_id, data in items:
             by_org.setdefault(org_id, []).append((completion_id, clean_fields(data)))
         now = utcnow()
-        cache = self._tag_ids
+        learned: dict[TagKey, str] = {}
         for org_id, rows in by_org.items():
             insert_new_completions(session, org_id, rows, now)
-            names = {t for _, fields in rows for t in fields.get("tags", ())}
-            ids = {n: cache[org_id, n] for n in names if (org_id, n) in cache}
-            if len(ids) < len(names):  # kept once this batch has committed
-                resolved = ensure_tags(session, org_id, names - ids.keys())
-                ids.update(resolved)
-                learned = [((org_id, n), tag_id) for n, tag_id in resolved.items()]
-                event.listen(session, "after_commit", self._keeper(learned), once=True)
             tagged = {cid: fields.get("tags", []) for cid, fields in rows}
+            names = (t for tags in tagged.values() for t in tags)
+            ids = self._tag_ids.resolve(session, org_id, names, learned)
             insert_tag_links(session, [(cid, ids[t]) for cid, tags in tagged.items() for t in tags])
             inbox.match_completions(session, org_id, tagged, new=True)
+        if learned:  # kept once this batch has committed
+            event.listen(
+                session, "after_commit", lambda _session: self._tag_ids.keep(learned), once=True
+            )
         return [completion_id for _, completion_id, _ in items]
-
-    def _keep(self, pairs: Iterable[tuple[tuple[str, str], str]]) -> None:
-        if len(self._tag_ids) > self.MAX_CACHED:
-            self._tag_ids.clear()
-        self._tag_ids.update(pairs)
-
-    def _keeper(self, pairs: list[tuple[tuple[str, str], str]]) -> Callable[[Session], None]:
-        return lambda _session: self._keep(pairs)
 
 
 def completion_data(
