@@ -147,6 +147,23 @@ async def _answer(
     return ORJSONResponse(await _run_in_own_chat(request, assignment_id, action, model, write))
 
 
+async def _on_turn(
+    request: Request,
+    assignment_id: str,
+    index: str,
+    model: type[BaseModel],
+    change: Callable[[Session, Chat, int, Any], None],
+) -> Response:
+    """An action on one turn: ``change`` it, then answer that turn (see ``turn_state``)."""
+
+    def action(session: Session, chat: Chat, body: Any) -> dict[str, Any]:
+        turn = turn_index(index)
+        change(session, chat, turn, body)
+        return turn_state(session, chat, turn)
+
+    return await _answer(request, assignment_id, action, model)
+
+
 async def _stream(
     request: Request, assignment_id: str, action: Action, model: type[BaseModel]
 ) -> Response:
@@ -203,12 +220,10 @@ async def retry_model(assignment_id: str, index: TurnIndex, request: Request) ->
 async def save_answers(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """Ontology answers for one response, or several (``responses``), merged with earlier ones."""
 
-    def action(session: Session, chat: Chat, body: AnswersIn) -> dict[str, Any]:
-        turn = turn_index(index)
+    def change(session: Session, chat: Chat, turn: int, body: AnswersIn) -> None:
         conv.save_answers(session, chat, turn, body.by_label())
-        return turn_state(session, chat, turn)
 
-    return await _answer(request, assignment_id, action, AnswersIn)
+    return await _on_turn(request, assignment_id, index, AnswersIn, change)
 
 
 @router.post("/{assignment_id}/turns/{index}/select", response_model=None,
@@ -217,14 +232,12 @@ async def select_response(assignment_id: str, index: TurnIndex, request: Request
     """Choose the response to continue with, or ``near_identical`` for a recorded random pick;
     with ``responses``, the answers are saved first, in the same transaction."""
 
-    def action(session: Session, chat: Chat, body: SelectIn) -> dict[str, Any]:
-        turn = turn_index(index)
+    def change(session: Session, chat: Chat, turn: int, body: SelectIn) -> None:
         if body.responses:
             conv.save_answers(session, chat, turn, body.responses)
         conv.select_response(session, chat, turn, body.label, body.near_identical, body.confidence)
-        return turn_state(session, chat, turn)
 
-    return await _answer(request, assignment_id, action, SelectIn)
+    return await _on_turn(request, assignment_id, index, SelectIn, change)
 
 
 @router.put("/{assignment_id}/turns/{index}/custom-response", response_model=None,
@@ -232,12 +245,10 @@ async def select_response(assignment_id: str, index: TurnIndex, request: Request
 async def set_custom_response(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """custom-response: your own reply replaces the selected one in the chat."""
 
-    def action(session: Session, chat: Chat, body: CustomResponseIn) -> dict[str, Any]:
-        turn = turn_index(index)
+    def change(session: Session, chat: Chat, turn: int, body: CustomResponseIn) -> None:
         conv.set_custom_response(session, chat, turn, body.text)
-        return turn_state(session, chat, turn)
 
-    return await _answer(request, assignment_id, action, CustomResponseIn)
+    return await _on_turn(request, assignment_id, index, CustomResponseIn, change)
 
 
 @router.post("/{assignment_id}/submit", response_model=None)
