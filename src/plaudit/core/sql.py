@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -15,15 +16,20 @@ MAX_PARAMS = 30_000
 
 
 def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO NOTHING, in chunks, on SQLite and PostgreSQL."""
+    """INSERT … ON CONFLICT DO NOTHING of ``rows`` (all with the same keys), on SQLite and
+    PostgreSQL: one statement per table and dialect, run for all rows at once (executemany)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     core = getattr(table, "__table__", table)  # a Core insert: the ORM's bulk path costs more
-    width = max(len(rows[0]), 1)
-    for chunk in chunked(rows, max(MAX_PARAMS // width, 1)):
-        session.execute(insert(core).values(list(chunk)).on_conflict_do_nothing())
+    session.connection().execute(_insert_ignoring(session.get_bind().dialect.name, core), rows)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Any) -> Any:
+    """Built once: a multi-VALUES insert with its rows inline was compiled anew on every call,
+    which cost more than running it (the tag and inbox-slot inserts of every model call)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing()
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, and_, bindparam, exists, func, literal, select
+from sqlalchemy import Integer, Select, Table, and_, bindparam, exists, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from plaudit.core.sql import chunked, insert_ignore
+from plaudit.core.sql import chunked
 from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import Completion, CompletionTag, Tag
 from plaudit.errors import Invalid
@@ -61,14 +62,35 @@ def ensure_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str
     found = find_tags(session, org_id, wanted)
     missing = wanted - found.keys()
     if missing:
-        now = utcnow()
-        insert_ignore(
-            session,
-            Tag,
-            [{"id": new_id(), "org_id": org_id, "name": n, "created_at": now} for n in missing],
-        )
-        found.update(find_tags(session, org_id, missing))
+        found.update(create_tags(session, org_id, missing))
     return found
+
+
+def create_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str, str]:
+    """Map each name to its tag id, for names that are probably new: one INSERT … ON CONFLICT
+    DO NOTHING RETURNING for all of them, then a lookup of those that existed after all.
+    Race-safe: a tag another transaction is creating is waited for, then found."""
+    wanted = sorted(set(names))  # one order for every writer (PostgreSQL locks the new rows)
+    if not wanted:
+        return {}
+    now = utcnow()
+    rows = [{"id": new_id(), "org_id": org_id, "name": n, "created_at": now} for n in wanted]
+    statement = _creating_tags(session.get_bind().dialect.name)
+    created: dict[str, str] = {}
+    for chunk in chunked(rows, 5000):
+        created.update(session.connection().execute(statement, chunk).tuples().all())
+    existing = [n for n in wanted if n not in created]
+    if existing:
+        created.update(find_tags(session, org_id, existing))
+    return created
+
+
+@cache
+def _creating_tags(dialect: str) -> Any:
+    """Built once per dialect: the tags of every model call and ingest group go through it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Tag.__table__)
+    return insert(table).on_conflict_do_nothing().returning(table.c.name, table.c.id)
 
 
 TagKey = tuple[str, str]  # (org id, tag name)
@@ -122,7 +144,7 @@ class CommittedTagIds(Mapping[TagKey, str]):
             else:
                 found[name] = tag_id
         if missing:
-            resolved = ensure_tags(session, org_id, missing)
+            resolved = create_tags(session, org_id, missing)
             found.update(resolved)
             learned.update(((org_id, name), tag_id) for name, tag_id in resolved.items())
         return found
