@@ -10,6 +10,10 @@ caller only after the commit: "stored" still means committed.
 Writes of the same kind in a batch are handed over together (``write_many(session, items)``),
 so e.g. 50 completions become one bulk upsert. If a batch fails, each write is retried alone in
 its own transaction, so one bad row fails only its own caller.
+
+A write nobody is waiting on to go on (the completion log of a chat turn's model call) can be
+``deferred``: it joins the batches that start ``DEFER_S`` later, so it does not lengthen the
+transaction whose commit someone is waiting for (the chat response, announced once stored).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ log = logging.getLogger("plaudit.gateway")
 # write_many(session, items) -> one result per item, in order
 WriteMany = Callable[[Session, Sequence[Any]], Sequence[Any]]
 _Pending = tuple[WriteMany, Any, "asyncio.Future[Any]"]
+# How long a deferred write waits: past the few milliseconds in which the writes it was deferred
+# for commit and the client acts on them, well inside what anyone reading the log would notice.
+DEFER_S = 0.05
 
 
 class BatchWriter:
@@ -37,23 +44,44 @@ class BatchWriter:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
         self._queue: list[_Pending] = []
+        self._deferred: list[_Pending] = []
         self._task: asyncio.Task[None] | None = None
+        self._release: asyncio.TimerHandle | None = None
 
-    async def write(self, write_many: WriteMany, item: Any) -> Any:
+    async def write(self, write_many: WriteMany, item: Any, *, defer: bool = False) -> Any:
         """Store ``item`` with ``write_many`` (in a batch); return its result once committed.
+        ``defer``: not before ``DEFER_S`` from now (see the module's docstring).
 
         Cancelling the caller does not cancel the write: it is queued and will be committed.
         """
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((write_many, item, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if defer:
+            self._deferred.append((write_many, item, future))
+            if self._release is None:
+                self._release = loop.call_later(DEFER_S, self._release_deferred)
+        else:
+            self._queue.append((write_many, item, future))
+            self._start_draining()
+        return await asyncio.shield(future)
+
+    def _release_deferred(self) -> None:
+        self._release = None
+        self._queue += self._deferred
+        self._deferred = []
+        self._start_draining()
+
+    def _start_draining(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
 
     async def _drain(self) -> None:
         while self._queue:
-            # One pass of the loop: writes queued by tasks woken together join this batch.
-            await asyncio.sleep(0)
+            # A few passes of the loop: writes queued by tasks woken together join this batch,
+            # also those a hop or two behind (a chat response is stored by a task that the
+            # model call's end wakes, a pass after the call's own write).
+            for _ in range(3):
+                await asyncio.sleep(0)
             batch, self._queue = self._queue, []
             try:
                 results = await run_write(self.sessions, self._commit, batch)

@@ -92,8 +92,9 @@ class Gateway:
 
     def batch_writer(self, sessions: sessionmaker[Session]) -> BatchWriter:
         """The running loop's group-commit writer for ``sessions``. The gateway records calls
-        through it; callers storing their own rows per call (the chat) share it, so a call's
-        completion and their row usually commit in the same transaction."""
+        through it; callers storing their own rows per call (the chat) share it: their rows
+        share transactions, and completions recorded with ``defer_recording`` follow in
+        batches of their own."""
         writers = self._here().writers
         writer = writers.get(sessions)
         if writer is None:
@@ -101,15 +102,23 @@ class Gateway:
         return writer
 
     async def stream_many(
-        self, specs: list[ModelSpec], ctx: CallContext | dict[int, CallContext]
+        self,
+        specs: list[ModelSpec],
+        ctx: CallContext | dict[int, CallContext],
+        *,
+        defer_recording: bool = False,
     ) -> AsyncGenerator[Delta, None]:
         """Run all models concurrently; yield deltas as they arrive, then one terminal
         ``done``/``error`` Delta per model. Closing the iterator early cancels the upstream
-        calls; iterating to the end also waits until every call's completion is committed."""
+        calls; iterating to the end also waits until every call's completion is committed.
+        ``defer_recording``: the completions are written a little later, in a batch of their
+        own (see ``BatchWriter``), for callers that store rows of their own per call."""
         contexts = _contexts(specs, ctx)
         queue: asyncio.Queue[Delta] = asyncio.Queue()
         tasks = [
-            asyncio.create_task(self._call(spec, contexts[spec.id], queue.put_nowait))
+            asyncio.create_task(
+                self._call(spec, contexts[spec.id], queue.put_nowait, defer_recording)
+            )
             for spec in specs
         ]
         pending = len(tasks)
@@ -145,7 +154,13 @@ class Gateway:
                 with contextlib.suppress(Exception):
                     await adapter.aclose()
 
-    async def _call(self, spec: ModelSpec, ctx: CallContext, emit: Callable[[Delta], None]) -> None:
+    async def _call(
+        self,
+        spec: ModelSpec,
+        ctx: CallContext,
+        emit: Callable[[Delta], None],
+        defer_recording: bool = False,
+    ) -> None:
         """One model's call, start to recorded finish; never raises except on cancellation."""
         completion_id = new_id()
         record = CallRecord()
@@ -205,8 +220,9 @@ class Gateway:
             )
         )
         await self._record(
-            spec, ctx, completion_id, record, text, error, latency_ms, ttft_ms, attempts
-        )
+            spec, ctx, completion_id, record, text, error, latency_ms, ttft_ms, attempts,
+            defer=defer_recording,
+        )  # fmt: skip
 
     async def _attempt(
         self,
@@ -256,6 +272,8 @@ class Gateway:
         latency_ms: float,
         ttft_ms: float | None,
         attempts: int,
+        *,
+        defer: bool = False,
     ) -> str | None:
         """Store the call as a completion (batched with other writes, off the event loop)."""
         if self.sessions is None:
@@ -263,7 +281,7 @@ class Gateway:
         data = completion_data(spec, ctx, record, text, error, latency_ms, ttft_ms, attempts)
         try:
             await self.batch_writer(self.sessions).write(
-                self._write_completions, (spec.org_id, completion_id, data)
+                self._write_completions, (spec.org_id, completion_id, data), defer=defer
             )
         except Exception:
             log.exception("could not record the call to model %s (id %s)", spec.name, spec.id)
