@@ -8,6 +8,7 @@ import httpx
 from chathelp import GOOD, ONTOLOGY, finish_turn, ids_text, parse_sse, register, tag
 
 from plaudit.chat.ontology import normalise_ontology, questions
+from plaudit.gateway.batch_writer import DEFER_S
 
 
 def start(chat, cml, who="c1"):
@@ -39,11 +40,11 @@ def test_a_dropped_stream_completes_server_side_and_reload_continues(
     assert [r["state"] for r in responses] == ["done", "done"]
     assert any(r["text"].startswith("You said: are you still there?") for r in responses)
     assert state["limits"]["can_send"] is False  # answers and a selection are still missing
-    # every model call was logged as a completion tagged with job, unit, turn and model
-    listed = chat.client.get("/api/v1/completions", params={"tags": f"job:{job_id},turn:0"},
-                             headers=chat.h()).json()  # fmt: skip
-    tags = sorted(t for c in listed["data"] for t in c["tags"] if t.startswith("model:"))
-    assert tags == sorted(f"model:{m}" for m in slow)
+    # every model call is logged as a completion tagged with job, unit, turn and model (the
+    # log follows the stored responses by at most DEFER_S)
+    assert logged_models(chat, f"job:{job_id},turn:0", len(slow)) == sorted(
+        f"model:{m}" for m in slow
+    )
     finish_turn(chat, aid, "c1", 0)
     chat.submit(aid, "c1")
 
@@ -208,3 +209,61 @@ def test_turn_actions_answer_that_turn_and_the_limits_as_the_full_state_shows_th
     earlier = chat.answer(aid, "c1", 0, "Response A", {"quality": 1})  # a closed turn still takes
     assert earlier["turn"]["responses"][0]["answers"]["quality"] == 1  # answer changes
     assert earlier["limits"] == chat.state(aid, "c1")["limits"]
+
+
+def logged_models(chat, tags: str, expected: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """The model tags of the completions logged with ``tags``, once ``expected`` are (or 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        listed = chat.client.get("/api/v1/completions", params={"tags": tags},
+                                 headers=chat.h()).json()  # fmt: skip
+        found = sorted(t for c in listed["data"] for t in c["tags"] if t.startswith("model:"))
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(DEFER_S / 5)
+
+
+def test_a_turn_whose_transaction_fails_cancels_its_model_calls(engine, org, fake):
+    """The models are called before the turn's transaction commits (the commit overlaps their
+    wait); if it fails, the calls are cancelled and nothing of them is stored or announced."""
+    import asyncio
+
+    from plaudit.chat.turns import ShownResponse, TurnPlan, TurnRunner
+    from plaudit.core.completions import CompletionFilter, list_completions
+    from plaudit.db.session import make_sessionmaker
+    from plaudit.gateway import CallContext, Gateway, spec_from_row
+    from plaudit.gateway.registry import models_by_ids
+
+    slow = register(engine, org.id, "slow-doomed", fake.url_with(latency_ms=3000) + "/v1",
+                    upstream="fake-echo")  # fmt: skip
+    sessions = make_sessionmaker(engine, write=True)
+    with sessions() as session:
+        spec = spec_from_row(models_by_ids(session, org.id, [slow])[0])
+    prompt = f"never stored {time.time_ns()}"
+    context = CallContext(messages=[{"role": "user", "content": prompt}], tags=["doomed:turn"])
+    plan = TurnPlan("turn-not-stored", 0, [ShownResponse("response-not-stored", slow,
+                    "Response A", 0)], [spec], context)  # fmt: skip
+
+    async def main() -> bytes:
+        gateway = Gateway(sessions)
+        runner = TurnRunner(gateway, sessions)
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stream = runner.start(plan, committed)
+        deadline = time.monotonic() + 5
+        while not any(prompt in str(r.get("body")) for r in fake.requests):
+            assert time.monotonic() < deadline, "the model was not called before the commit"
+            await asyncio.sleep(0.01)
+        committed.set_exception(RuntimeError("the turn's transaction failed"))
+        await runner.drain()
+        await gateway.aclose()
+        return b"".join(stream.events)
+
+    started = time.monotonic()
+    events = asyncio.run(main())
+    assert time.monotonic() - started < 2.5  # cancelled, not waited for (the model takes 3 s)
+    assert events.startswith(b"event: turn") and b"event: end" in events
+    assert b"event: done" not in events and b"event: delta" not in events
+    time.sleep(2 * DEFER_S)
+    with sessions() as session:
+        logged, total = list_completions(session, org.id, CompletionFilter(tags=["doomed:turn"]))
+    assert total == 0 and logged == []

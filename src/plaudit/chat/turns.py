@@ -1,11 +1,15 @@
 """Sending a turn: check the prompt, pick and order the models, stream their answers.
 
-The rows (turn + one pending response per shown model) are committed before any model is
-called. The models then run in a background task that belongs to the server, not to the HTTP
-request: a client that disconnects mid-stream loses nothing, the answers are stored as they
-finish, and a reload shows them. Each model's result is committed before its ``done`` event is
-sent, so a client that reacts to ``done`` always finds the stored state; these writes go through
-the gateway's group-commit writer, usually in the same transaction as the call's completion.
+The models are called as soon as the turn is checked and planned, before its rows (turn + one
+pending response per shown model) are written: writing and committing them overlaps the
+models' wait instead of delaying it. The models run in a background task that belongs to the
+server, not to the HTTP request: a client that disconnects mid-stream loses nothing, the
+answers are stored as they finish, and a reload shows them. A model's result is stored only
+after the turn's transaction has committed (if it fails, the calls are cancelled), and committed
+before its ``done`` event is sent, so a client that reacts to ``done`` always finds the stored
+state. These writes go through the gateway's group-commit writer; the calls' completions are
+recorded a little later, in batches of their own, so that the turn's ``end`` does not wait for
+them.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
 import nh3
 import orjson
-from sqlalchemy import Table, Update, bindparam, update
+from sqlalchemy import Table, Update, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from plaudit.chat.conversation import (
@@ -99,8 +103,19 @@ def check_prompt(chat: Chat, prompt: str | None, first: bool) -> str:
     return text
 
 
-def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
-    """Validate and store a new turn; the models are called by :func:`run_turn`."""
+_RESPONSES = cast(Table, ChatResponse.__table__)
+# Built once: a turn's rows are plain inserts (the ORM's unit of work cost more than SQLite).
+_NEW_TURN = insert(cast(Table, ChatTurn.__table__))
+_NEW_RESPONSE = insert(_RESPONSES)
+
+
+# Starts a plan's model calls (before the plan's rows are written; see TurnRunner.start).
+StartCalls = Callable[[TurnPlan], None]
+
+
+def start_turn(session: Session, chat: Chat, prompt: str | None, call: StartCalls) -> TurnPlan:
+    """Validate and plan a new turn, hand the plan to ``call`` (the models are called while
+    the rows are written and committed), then write the turn and its pending responses."""
     config = chat.config
     history = history_of(session, chat)
     past = history.turns()
@@ -120,28 +135,28 @@ def start_turn(session: Session, chat: Chat, prompt: str | None) -> TurnPlan:
     if config.num_responses is not None:  # a fresh random subset every round
         model_ids = _shuffle.sample(model_ids, min(config.num_responses, len(model_ids)))
     _shuffle.shuffle(model_ids)
-    specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, model_ids)]
-    turn = ChatTurn(
-        id=new_id(), conversation_id=chat.conversation.id, index=len(past), origin="chat",
-        prompt=text,
-    )  # fmt: skip
-    session.add(turn)
-    session.flush()  # the turn before its responses (no ORM relationship orders them)
+    with session.no_autoflush:  # the completed turns are flushed with the new rows, once
+        specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, model_ids)]
+    index = len(past)
+    shown = [ShownResponse(new_id(), model_id, label_for(position), position)
+             for position, model_id in enumerate(model_ids)]  # fmt: skip
+    plan = TurnPlan(new_id(), index, shown, specs, _context(chat, past, text, index))
+    call(plan)
+    connection = session.connection()
+    connection.execute(_NEW_TURN, {"id": plan.turn_id, "conversation_id": chat.conversation.id,
+                                   "index": index, "origin": "chat", "prompt": text})  # fmt: skip
+    connection.execute(_NEW_RESPONSE, [
+        {"id": s.response_id, "turn_id": plan.turn_id, "job_id": chat.job.id,
+         "model_id": s.model_id, "label": s.label, "position": s.position, "state": "pending"}
+        for s in shown
+    ])  # fmt: skip
+    session.flush()  # the completed turns; an error here still cancels the calls
     chat.turns = chat.nearby = None  # the cached turns no longer hold every turn
-    shown = []
-    for position, model_id in enumerate(model_ids):
-        response = ChatResponse(
-            id=new_id(), turn_id=turn.id, job_id=chat.job.id, model_id=model_id,
-            label=label_for(position), position=position, state="pending",
-        )  # fmt: skip
-        session.add(response)
-        shown.append(ShownResponse(response.id, model_id, response.label, position))
-    context = _context(chat, past, text, turn.index)
-    return TurnPlan(turn.id, turn.index, shown, specs, context)
+    return plan
 
 
-def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPlan:
-    """Call one model of a turn again after it failed."""
+def retry_model(session: Session, chat: Chat, index: int, label: str, call: StartCalls) -> TurnPlan:
+    """Call one model of a turn again after it failed (``call`` as for :func:`start_turn`)."""
     turn, responses = get_turn(session, chat, index)
     if turn.origin != "chat" or turn.completed:
         raise Conflict(f"turn {index} is complete: its responses can no longer be retried")
@@ -151,14 +166,17 @@ def retry_model(session: Session, chat: Chat, index: int, label: str) -> TurnPla
         raise Conflict(
             f"{label} did not fail ({response.state}): only failed responses are retried"
         )
-    response.state, response.error, response.text = "pending", None, None
-    response.attempts += 1
-    response.updated_at = utcnow()
     history = [t for t in history_of(session, chat).turns() if t.index < index]
     specs = [spec_from_row(m) for m in models_by_ids(session, chat.job.org_id, [response.model_id])]
     context = _context(chat, history, turn.prompt, index)
     shown = [ShownResponse(response.id, response.model_id, response.label, response.position)]
-    return TurnPlan(turn.id, index, shown, specs, context)
+    plan = TurnPlan(turn.id, index, shown, specs, context)
+    call(plan)
+    response.state, response.error, response.text = "pending", None, None
+    response.attempts += 1
+    response.updated_at = utcnow()
+    session.flush()
+    return plan
 
 
 def _context(chat: Chat, history: Sequence[PastTurn], prompt: str, index: int) -> CallContext:
@@ -215,13 +233,13 @@ class TurnRunner:
         """One per app; finished turns are drained at shutdown (see :func:`get_runner`)."""
         self.gateway = gateway
         self.sessions = sessions
-        self.streams: dict[str, TurnStream] = {}
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, plan: TurnPlan) -> TurnStream:
+    def start(self, plan: TurnPlan, committed: asyncio.Future[None] | None = None) -> TurnStream:
+        """Call the plan's models; their events go to the returned stream. ``committed``: the
+        transaction storing the plan's rows, when it has not committed yet. The results are
+        stored once it has; if it fails (an exception or cancelled), the calls are cancelled."""
         stream = TurnStream()
-        key = plan.shown[0].response_id if len(plan.shown) == 1 else plan.turn_id
-        self.streams[key] = stream
         stream.push(
             sse(
                 "turn",
@@ -231,41 +249,74 @@ class TurnRunner:
                 },
             )
         )
-        task = asyncio.create_task(self._run(plan, stream, key))
+        task = asyncio.create_task(self._run(plan, stream, committed))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        if committed is not None:
+            committed.add_done_callback(lambda done: _cancel_unless_committed(done, task))
         return stream
 
-    async def _run(self, plan: TurnPlan, stream: TurnStream, key: str) -> None:
+    async def _run(
+        self, plan: TurnPlan, stream: TurnStream, committed: asyncio.Future[None] | None
+    ) -> None:
         labels = {s.model_id: s for s in plan.shown}
         stores: dict[int, asyncio.Task[None]] = {}
         failure: Exception | None = None
+        ended = False
         try:
-            async for delta in self.gateway.stream_many(plan.specs, plan.context):
+            calls = self.gateway.stream_many(plan.specs, plan.context, defer_recording=True)
+            async for delta in calls:
                 shown = labels[delta.model_id]
                 if delta.kind == "delta":
                     stream.push(sse("delta", {"label": shown.label, "text": delta.text}))
-                else:
-                    stores[delta.model_id] = asyncio.create_task(self._finish(shown, delta, stream))
+                    continue
+                stores[delta.model_id] = asyncio.create_task(
+                    self._finish(shown, delta, stream, committed)
+                )
+                if len(stores) == len(plan.shown):  # every answer is in: the turn ends now,
+                    ended = True  # while the gateway goes on recording the calls
+                    await self._end(plan, stream, stores)
         except Exception as exc:  # the gateway never raises; this guards the bookkeeping
             failure = exc
         finally:
-            if stores:
-                await asyncio.shield(asyncio.gather(*stores.values(), return_exceptions=True))
-            if failure is not None:
-                log.error("turn %s: the model calls failed: %r", plan.turn_id, failure)
-                for shown in plan.shown:
-                    if shown.model_id in stores:
-                        continue
-                    await run_write(self.sessions, self._fail, shown.response_id, str(failure))
-                    stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
-            stream.push(sse("end", {"turn": plan.index}))
-            stream.finished = True
-            self.streams.pop(key, None)
+            if not ended:
+                await self._end(plan, stream, stores, failure)
 
-    async def _finish(self, shown: ShownResponse, delta: Delta, stream: TurnStream) -> None:
-        """Store one model's result, then announce it: ``done`` means committed. The write
-        joins the gateway's batch, usually the same transaction as the call's completion."""
+    async def _end(
+        self,
+        plan: TurnPlan,
+        stream: TurnStream,
+        stores: dict[int, asyncio.Task[None]],
+        failure: Exception | None = None,
+    ) -> None:
+        """Once the results are stored (or, after a ``failure``, the missing ones marked
+        failed): ``end``."""
+        if stores:
+            await asyncio.shield(asyncio.gather(*stores.values(), return_exceptions=True))
+        if failure is not None:
+            log.error("turn %s: the model calls failed: %r", plan.turn_id, failure)
+            for shown in plan.shown:
+                if shown.model_id in stores:
+                    continue
+                await run_write(self.sessions, self._fail, shown.response_id, str(failure))
+                stream.push(sse("error", {"label": shown.label, "message": "internal error"}))
+        stream.push(sse("end", {"turn": plan.index}))
+        stream.finished = True
+
+    async def _finish(
+        self,
+        shown: ShownResponse,
+        delta: Delta,
+        stream: TurnStream,
+        committed: asyncio.Future[None] | None,
+    ) -> None:
+        """Store one model's result once the turn's rows are committed, then announce it:
+        ``done`` means committed. The write joins the gateway's next batch."""
+        if committed is not None:
+            try:
+                await asyncio.shield(committed)
+            except BaseException:  # the turn was never stored: nothing to store this in
+                return
         try:
             await self.gateway.batch_writer(self.sessions).write(
                 store_responses, (shown.response_id, delta)
@@ -291,9 +342,6 @@ class TurnRunner:
         """Wait for running turns (shutdown: answers already paid for are not thrown away)."""
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=30)
-
-
-_RESPONSES = cast(Table, ChatResponse.__table__)
 
 
 def _store_as(state: str, **values: Any) -> Update:
@@ -335,6 +383,11 @@ def store_responses(session: Session, rows: Sequence[tuple[str, Delta]]) -> list
         if params_list:
             connection.execute(statement, params_list)
     return [None] * len(rows)
+
+
+def _cancel_unless_committed(committed: asyncio.Future[None], task: asyncio.Task[None]) -> None:
+    if committed.cancelled() or committed.exception() is not None:
+        task.cancel()
 
 
 def _anonymous(delta: Delta, shown: ShownResponse) -> str:

@@ -12,6 +12,7 @@ for ``next`` (signed-in person, or ``X-Plaudit-Contributor`` with an admin key).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -164,13 +165,42 @@ async def _on_turn(
     return await _answer(request, assignment_id, action, model)
 
 
+# (session, chat, body, a callback starting the plan's model calls) -> the plan
+PlanAction = Callable[[Session, Chat, Any, turns.StartCalls], turns.TurnPlan]
+
+
 async def _stream(
-    request: Request, assignment_id: str, action: Action, model: type[BaseModel]
+    request: Request, assignment_id: str, action: PlanAction, model: type[BaseModel]
 ) -> Response:
-    """Store the turn (committed before any model is called, so the stream's own writes and a
-    reload see its rows), then follow the models' answers as server-sent events."""
-    plan = await _run_in_own_chat(request, assignment_id, action, model)
-    stream = turns.get_runner(request.app.state).start(plan)
+    """Store the turn, then follow the models' answers as server-sent events.
+
+    ``action`` plans the turn and starts its model calls (from the worker thread, on the
+    loop) before it writes the turn's rows: the writes and the commit overlap the models' wait.
+    Their results are stored once the transaction has committed; if it fails, the calls are
+    cancelled (``TurnRunner.start``). The answer starts only after the commit: an error is
+    still a plain 4xx/5xx, and a reload sees the turn."""
+    runner = turns.get_runner(request.app.state)
+    loop = asyncio.get_running_loop()
+    committed: asyncio.Future[None] = loop.create_future()
+    started: asyncio.Future[turns.TurnStream] = loop.create_future()
+
+    def start(plan: turns.TurnPlan) -> None:  # on the loop
+        if not committed.done():  # else the transaction failed already: no calls
+            started.set_result(runner.start(plan, committed))
+
+    def start_soon(plan: turns.TurnPlan) -> None:  # in the worker thread
+        loop.call_soon_threadsafe(start, plan)
+
+    def plan_and_write(session: Session, chat: Chat, body: Any) -> None:  # in the thread
+        action(session, chat, body, start_soon)
+
+    try:
+        await _run_in_own_chat(request, assignment_id, plan_and_write, model)
+    except BaseException:
+        committed.cancel()
+        raise
+    committed.set_result(None)
+    stream = await started
     return EventStreamResponse(stream.follow(), headers=SSE_HEADERS)
 
 
@@ -198,8 +228,10 @@ async def set_live_preamble(assignment_id: str, request: Request) -> Response:
 async def send_prompt(assignment_id: str, request: Request) -> Response:
     """Send the next prompt; the responses stream back as server-sent events."""
 
-    def action(session: Session, chat: Chat, body: PromptIn) -> turns.TurnPlan:
-        return turns.start_turn(session, chat, body.prompt)
+    def action(
+        session: Session, chat: Chat, body: PromptIn, call: turns.StartCalls
+    ) -> turns.TurnPlan:
+        return turns.start_turn(session, chat, body.prompt, call)
 
     return await _stream(request, assignment_id, action, PromptIn)
 
@@ -209,8 +241,10 @@ async def send_prompt(assignment_id: str, request: Request) -> Response:
 async def retry_model(assignment_id: str, index: TurnIndex, request: Request) -> Response:
     """Call the model behind one failed response again (SSE, like sending a prompt)."""
 
-    def action(session: Session, chat: Chat, body: RetryIn) -> turns.TurnPlan:
-        return turns.retry_model(session, chat, turn_index(index), body.label)
+    def action(
+        session: Session, chat: Chat, body: RetryIn, call: turns.StartCalls
+    ) -> turns.TurnPlan:
+        return turns.retry_model(session, chat, turn_index(index), body.label, call)
 
     return await _stream(request, assignment_id, action, RetryIn)
 
