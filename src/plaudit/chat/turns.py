@@ -315,8 +315,10 @@ class TurnRunner:
         if committed is not None:
             try:
                 await asyncio.shield(committed)
-            except BaseException:  # the turn was never stored: nothing to store this in
-                return
+            except BaseException:
+                if committed.done():  # the turn was never stored: nothing to store this in
+                    return
+                raise  # this task itself was cancelled
         try:
             await self.gateway.batch_writer(self.sessions).write(
                 store_responses, (shown.response_id, delta)
