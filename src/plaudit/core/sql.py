@@ -15,19 +15,34 @@ T = TypeVar("T")
 MAX_PARAMS = 30_000
 
 
+# Up to this many rows, insert_ignore runs one prebuilt statement for all of them; more rows on
+# SQLite go as multi-row statements (see insert_ignore).
+FEW_ROWS = 100
+
+
 def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING of ``rows`` (all with the same keys), on SQLite and
-    PostgreSQL: one statement per table and dialect, run for all rows at once (executemany)."""
+    PostgreSQL.
+
+    A few rows (the tags and inbox slots of a model call) run one statement built once per
+    table and dialect, for all of them (executemany): a multi-row VALUES statement is compiled
+    anew on every call, which cost more than running it. Many rows on SQLite go as multi-row
+    statements instead, where compiling is paid once per thousands of rows: sqlite3's
+    executemany takes the GIL back for every row (see ``plaudit.core.bulk``)."""
     if not rows:
         return
     core = getattr(table, "__table__", table)  # a Core insert: the ORM's bulk path costs more
-    session.connection().execute(_insert_ignoring(session.get_bind().dialect.name, core), rows)
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite" and len(rows) > FEW_ROWS:
+        width = max(len(rows[0]), 1)
+        for chunk in chunked(rows, max(MAX_PARAMS // width, 1)):
+            session.execute(sqlite.insert(core).values(list(chunk)).on_conflict_do_nothing())
+        return
+    session.connection().execute(_insert_ignoring(dialect, core), rows)
 
 
 @functools.cache
 def _insert_ignoring(dialect: str, table: Any) -> Any:
-    """Built once: a multi-VALUES insert with its rows inline was compiled anew on every call,
-    which cost more than running it (the tag and inbox-slot inserts of every model call)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing()
 
