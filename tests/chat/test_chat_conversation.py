@@ -267,3 +267,29 @@ def test_a_turn_whose_transaction_fails_cancels_its_model_calls(engine, org, fak
     with sessions() as session:
         logged, total = list_completions(session, org.id, CompletionFilter(tags=["doomed:turn"]))
     assert total == 0 and logged == []
+
+
+def test_the_same_prompt_sent_four_times_at_once_makes_one_turn(chat, live_server):
+    """A double (quadruple) click: one turn is stored and streamed; the other sends get a
+    clear 4xx, and their model calls, if they had started, leave nothing behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, aid = start(chat, tag(source_data=ids_text(chat.models)))
+    headers = chat.h("c1")
+
+    def send(_: int) -> tuple[int, str]:
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            answer = client.post(f"/api/v1/assignments/{aid}/turns", headers=headers,
+                                 json={"prompt": "only once, please"})  # fmt: skip
+            return answer.status_code, answer.text
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    streamed = [text for status, text in answers if status == 200]
+    refused = [(status, text) for status, text in answers if status != 200]
+    assert len(streamed) == 1, answers
+    assert "event: end" in streamed[0] and "event: done" in streamed[0]
+    assert all(400 <= status < 500 for status, _ in refused), refused
+    state = chat.client.get(f"/api/v1/assignments/{aid}", headers=headers).json()
+    assert [t["prompt"] for t in state["turns"]] == ["only once, please"]
+    assert all(r["state"] == "done" for r in state["turns"][0]["responses"])
