@@ -33,16 +33,18 @@ def insert_ignore(session: Session, table: Any, rows: Sequence[dict[str, Any]]) 
         return
     core = getattr(table, "__table__", table)  # a Core insert: the ORM's bulk path costs more
     dialect = session.get_bind().dialect.name
+    statement = insert_ignoring(dialect, core)
     if dialect == "sqlite" and len(rows) > FEW_ROWS:
         width = max(len(rows[0]), 1)
         for chunk in chunked(rows, max(MAX_PARAMS // width, 1)):
-            session.execute(sqlite.insert(core).values(list(chunk)).on_conflict_do_nothing())
+            session.execute(statement.values(list(chunk)))
         return
-    session.connection().execute(_insert_ignoring(dialect, core), rows)
+    session.connection().execute(statement, rows)
 
 
 @functools.cache
-def _insert_ignoring(dialect: str, table: Any) -> Any:
+def insert_ignoring(dialect: str, table: Any) -> Any:
+    """``INSERT INTO table … ON CONFLICT DO NOTHING`` for ``dialect``, built once."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing()
 

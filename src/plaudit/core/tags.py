@@ -7,10 +7,9 @@ from functools import cache, lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, Select, Table, and_, bindparam, exists, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from plaudit.core.sql import chunked
+from plaudit.core.sql import chunked, insert_ignoring
 from plaudit.db.base import new_id, utcnow
 from plaudit.db.models import Completion, CompletionTag, Tag
 from plaudit.errors import Invalid
@@ -88,9 +87,8 @@ def create_tags(session: Session, org_id: str, names: Iterable[str]) -> dict[str
 @cache
 def _creating_tags(dialect: str) -> Any:
     """Built once per dialect: the tags of every model call and ingest group go through it."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, Tag.__table__)
-    return insert(table).on_conflict_do_nothing().returning(table.c.name, table.c.id)
+    return insert_ignoring(dialect, table).returning(table.c.name, table.c.id)
 
 
 TagKey = tuple[str, str]  # (org id, tag name)
